@@ -1,0 +1,36 @@
+# One entry point per job; each creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files re-run an install when the project's metadata changes.
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml requirements/test-constraints.txt | $(BIN)/python
+	$(PIP) -c requirements/test-constraints.txt -e ".[dev]"
+	@touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/python examples/old_faithful.py
+
+# pytest exits 5 when it collects no test: that must fail, never pass silently.
+test: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+bench: $(VENV)/.dev
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis demo

@@ -1,0 +1,7 @@
+"""gaussmix: Gaussian mixture models fitted by Expectation-Maximization."""
+
+from ._compat import gmm_em
+from ._estimator import GaussianMixture
+from ._version import __version__
+
+__all__ = ["GaussianMixture", "__version__", "gmm_em"]

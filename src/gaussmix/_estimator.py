@@ -1,0 +1,434 @@
+"""``GaussianMixture``: a drop-in for scikit-learn's, as a thin shell over the core.
+
+This layer validates parameters and input, sets scikit-learn's fitted
+attributes, and delegates all numerical work to :mod:`gaussmix._core` through a
+rows object (see :mod:`gaussmix.backends`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._core.covariance import COVARIANCE_TYPES, Covariance, Params, get_covariance
+from ._core.em import EMResult, run_em
+from ._core.init import INIT_METHODS
+from ._validation import check_choice, check_finite, check_number, check_sample_weight
+from .backends import Rows
+from .backends.numpy import NumpyRows
+
+__all__ = ["GaussianMixture"]
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by Expectation-Maximization.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, defaults, methods and fitted attributes, and the same results from
+    the same starting point. In addition, ``fit``, ``fit_predict`` and ``score``
+    accept ``sample_weight`` (row multiplicities).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own covariance matrix; 'tied': all share
+        one; 'diag': each has its own diagonal covariance; 'spherical': each has
+        its own single variance.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean log-likelihood.
+    reg_covar : float, default=1e-6
+        Non-negative regularization added to the diagonal of every covariance.
+    max_iter : int, default=100
+        EM iterations per initialization.
+    n_init : int, default=1
+        Number of initializations; the best result is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How initial responsibilities are chosen.
+    weights_init : array-like of shape (K,), optional
+    means_init : array-like of shape (K, d), optional
+    precisions_init : array-like, optional
+        Shape (K, d, d) for 'full', (d, d) for 'tied', (K, d) for 'diag', (K,) for
+        'spherical'.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        If True, each ``fit`` starts from the previous solution (``n_init`` is ignored).
+    verbose : int, default=0
+    verbose_interval : int, default=10
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+    means_ : ndarray of shape (K, d)
+    covariances_ : ndarray
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood (per unit of sample weight) of the best run's last iteration.
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best run; never decreases.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (d,)
+        Only when X had string column names.
+
+    Notes
+    -----
+    Parameters and statistics are float64. float32 input stays float32 in the
+    row-wise work (densities, responsibilities) while every sum is accumulated in
+    float64, so memory and bandwidth halve without losing the statistics' accuracy.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # -- validation -----------------------------------------------------------
+    def _check_params(self) -> Covariance:
+        check_number("n_components", self.n_components, integer=True, low=1)
+        check_choice("covariance_type", self.covariance_type, tuple(COVARIANCE_TYPES))
+        check_number("tol", self.tol, low=0.0)
+        check_number("reg_covar", self.reg_covar, low=0.0)
+        check_number("max_iter", self.max_iter, integer=True, low=0)
+        check_number("n_init", self.n_init, integer=True, low=1)
+        check_choice("init_params", self.init_params, INIT_METHODS)
+        check_number("verbose", self.verbose, integer=True, low=0)
+        check_number("verbose_interval", self.verbose_interval, integer=True, low=1)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"Parameter 'warm_start' must be a bool; got {self.warm_start!r}.")
+        try:
+            check_random_state(self.random_state)
+        except ValueError:
+            raise ValueError(
+                "Parameter 'random_state' must be None, an int or a numpy RandomState; "
+                f"got {self.random_state!r}."
+            ) from None
+        return get_covariance(self.covariance_type)
+
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        try:
+            X = validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
+            )
+        except (TypeError, ValueError) as exc:
+            text = str(exc)
+            if "convert" in text or "argument must be" in text:
+                raise type(exc)(
+                    f"X must hold numbers only, but converting it to float failed ({text}). "
+                    "Drop or encode the non-numeric columns first."
+                ) from None
+            raise
+        check_finite(X)
+        return X
+
+    def _check_init_arrays(self, cov: Covariance, n_features: int) -> None:
+        K = self.n_components
+        if self.weights_init is not None:
+            w = _as_float_array("weights_init", self.weights_init, (K,))
+            if np.any(w < 0) or np.any(w > 1):
+                raise ValueError(
+                    "The parameter 'weights_init' should be in the range [0, 1], "
+                    f"but got max value {w.max():.5f}, min value {w.min():.5f}."
+                )
+            if not np.isclose(w.sum(), 1.0, rtol=0.0, atol=1e-8):
+                raise ValueError(
+                    "The parameter 'weights_init' should be normalized, "
+                    f"but got sum(weights_init) = {w.sum():.5f}."
+                )
+        if self.means_init is not None:
+            _as_float_array("means_init", self.means_init, (K, n_features))
+        if self.precisions_init is not None:
+            p = _as_float_array("precisions_init", self.precisions_init, cov.shape(K, n_features))
+            if not cov.is_valid_precision(p):
+                what = (
+                    "positive"
+                    if p.ndim <= 2 and cov.name != "tied"
+                    else "symmetric, positive-definite"
+                )
+                raise ValueError(f"'{cov.name} precision' should be {what}.")
+
+    # -- fitting --------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """Estimate the mixture's parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative row weights acting as multiplicities: integer weights give
+            exactly the fit on the correspondingly repeated rows.
+
+        Returns
+        -------
+        self
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        """Fit the model and return the most probable component of each row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        cov = self._check_params()
+        rows = self._rows(X, sample_weight, reset=True)
+        self._check_init_arrays(cov, rows.n_features)
+        self._fit_rows(rows, cov)
+        return rows.map_log_resp(self._params, cov, lambda _, lr: lr.argmax(axis=1))
+
+    def _rows(self, X: Any, sample_weight: Any = None, *, reset: bool) -> Rows:
+        """Validated rows of X in the backend that suits it.
+
+        With ``reset`` (fitting) it also checks there are enough rows for the
+        components; otherwise that X matches the fitted model.
+        """
+        if not reset:
+            check_is_fitted(self)
+        X = self._validate_X(X, reset=reset)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        if reset:
+            n_rows = X.shape[0] if weights is None else int(np.count_nonzero(weights))
+            if n_rows < self.n_components:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = "
+                    f"{self.n_components}, n_samples = {n_rows}"
+                    f"{' (with non-zero weight)' if weights is not None else ''}. "
+                    "Use fewer components or more data."
+                )
+        return NumpyRows(X, weights)
+
+    def _fit_rows(self, rows: Rows, cov: Covariance) -> None:
+        rng = check_random_state(self.random_state)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        best: EMResult | None = None
+
+        def expectation(params: Params) -> Any:
+            return rows.expectation(params, cov)
+
+        for init in range(n_init):
+            if self.verbose:
+                print(f"Initialization {init}")
+            started = time.perf_counter()
+            if do_init:
+                params = self._initial_params(rows, cov, rng)
+                start_bound = -np.inf
+            else:
+                params, start_bound = self._params, self.lower_bound_
+            result = run_em(
+                expectation,
+                params,
+                cov,
+                reg_covar=self.reg_covar,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                start_lower_bound=start_bound,
+                on_iteration=self._verbose_callback(started),
+            )
+            if self.verbose:
+                state = "converged" if result.converged else "did not converge"
+                print(
+                    f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s"
+                    f"\t lower bound {result.lower_bound:.5f}"
+                )
+            if best is None or self.max_iter == 0 or result.lower_bound > best.lower_bound:
+                best = result
+        assert best is not None
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self._set_params(best.params, cov)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bounds_ = list(best.lower_bounds)
+        self.lower_bound_: float = best.lower_bound
+
+    def _verbose_callback(self, started: float) -> Any:
+        if self.verbose < 2:
+            return None
+        last = [started]
+
+        def report(n_iter: int, bound: float, change: float) -> None:
+            if n_iter % self.verbose_interval == 0:
+                now = time.perf_counter()
+                lapse = now - last[0]
+                print(f"  Iteration {n_iter}\t time lapse {lapse:.5f}s\t ll change {change:.5f}")
+                last[0] = now
+
+        return report
+
+    def _initial_params(self, rows: Rows, cov: Covariance, rng: np.random.RandomState) -> Params:
+        K, d = self.n_components, rows.n_features
+        given = (self.weights_init, self.means_init, self.precisions_init)
+        if any(g is None for g in given):
+            stats = rows.initial_stats(K, self.init_params, rng, cov)
+            weights = stats.mass / stats.total_weight
+            means = stats.means
+            covariances = cov.covariances_from_stats(stats, self.reg_covar)
+        if self.weights_init is not None:
+            weights = np.asarray(self.weights_init, dtype=np.float64)
+        if self.means_init is not None:
+            means = np.asarray(self.means_init, dtype=np.float64).reshape(K, d)
+        if self.precisions_init is None:
+            prec_chol = cov.cholesky_precisions(covariances)
+        else:
+            precisions = np.asarray(self.precisions_init, dtype=np.float64)
+            prec_chol = cov.cholesky_from_precisions(precisions)
+            covariances = cov.covariances_from_precisions(precisions)
+        return Params(weights, means, covariances, prec_chol)
+
+    def _set_params(self, params: Params, cov: Covariance) -> None:
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = cov.precisions(params.precisions_cholesky)
+
+    @property
+    def _params(self) -> Params:
+        return Params(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    # -- inference ------------------------------------------------------------
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of each row, log p(x_i).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        rows = self._rows(X, reset=False)
+        return rows.map_log_resp(
+            self._params, get_covariance(self.covariance_type), lambda log_norm, _: log_norm
+        )
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Mean log-likelihood of the rows (weighted by ``sample_weight`` if given)."""
+        rows = self._rows(X, sample_weight, reset=False)
+        stats = rows.expectation(self._params, get_covariance(self.covariance_type))
+        return stats.log_likelihood / stats.total_weight
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
+        rows = self._rows(X, reset=False)
+        return rows.map_log_resp(
+            self._params,
+            get_covariance(self.covariance_type),
+            lambda _, log_resp: np.exp(log_resp),
+        )
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of each row.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        rows = self._rows(X, reset=False)
+        return rows.map_log_resp(
+            self._params,
+            get_covariance(self.covariance_type),
+            lambda _, log_resp: log_resp.argmax(axis=1),
+        )
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw rows from the fitted mixture (same random stream as scikit-learn).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component each row was drawn from.
+        """
+        check_is_fitted(self)
+        check_number("n_samples", n_samples, integer=True, low=1)
+        cov = get_covariance(self.covariance_type)
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        X = np.vstack(
+            [
+                cov.sample_component(rng, mean, self.covariances_, k, int(count))
+                for k, (mean, count) in enumerate(zip(self.means_, counts, strict=True))
+            ]
+        )
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X, y
+
+    def _n_parameters(self) -> int:
+        return get_covariance(self.covariance_type).n_parameters(
+            self.n_components, self.means_.shape[1]
+        )
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion on X (lower is better)."""
+        log_norm = self.score_samples(X)
+        n = log_norm.shape[0]
+        return float(-2 * np.sum(log_norm, dtype=np.float64) + self._n_parameters() * np.log(n))
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion on X (lower is better)."""
+        log_norm = self.score_samples(X)
+        return float(-2 * np.sum(log_norm, dtype=np.float64) + 2 * self._n_parameters())
+
+
+def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers; got {value!r}.") from None
+    if array.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, but got {array.shape}."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"The parameter '{name}' contains NaN or infinite values.")
+    return array

@@ -1,0 +1,94 @@
+"""Input and parameter checks with messages that say what was wrong and what to do."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_choice",
+    "check_finite",
+    "check_number",
+    "check_sample_weight",
+]
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    low_inclusive: bool = True,
+) -> None:
+    """Raise a clear error unless ``value`` is a real (or integer) number in range."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an integer" if integer else "a real number"
+        raise TypeError(
+            f"Parameter {name!r} must be {what}; got {value!r} ({type(value).__name__})."
+        )
+    if not np.isfinite(float(value)):
+        raise ValueError(f"Parameter {name!r} must be finite; got {value!r}.")
+    if low is not None and (value < low or (not low_inclusive and value == low)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"Parameter {name!r} must be {op} {low}; got {value!r}.")
+
+
+def check_choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+    """Raise a ValueError listing ``options`` unless ``value`` is one of them."""
+    if not isinstance(value, str) or value not in options:
+        valid = ", ".join(repr(o) for o in options)
+        raise ValueError(f"Invalid value for {name!r}: {value!r}. Choose one of {valid}.")
+
+
+def check_finite(X: np.ndarray, name: str = "X") -> None:
+    """Raise a ValueError counting non-finite entries and giving the first one's position."""
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    bad = ~finite
+    count = int(bad.sum())
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    first = X[row, col]
+    raise ValueError(
+        f"Input {name} contains {count} NaN or infinite value{'s' if count > 1 else ''} "
+        f"(the first, {first}, at row {row}, column {col}). Remove or impute them before "
+        "fitting, for example with sklearn.impute.SimpleImputer."
+    )
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray | None:
+    """Validated float64 row weights of shape (n_rows,), or None for unit weights.
+
+    Raises
+    ------
+    ValueError
+        If the weights have the wrong shape, are negative or not finite, or all zero.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n_rows, float(sample_weight))
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"sample_weight must be numeric: {exc}") from None
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise ValueError(
+            f"sample_weight must have shape ({n_rows},), one weight per row of X; "
+            f"got shape {w.shape}."
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight contains NaN or infinite values; weights must be finite.")
+    if np.any(w < 0):
+        first = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(
+            f"sample_weight must be non-negative (weights are row multiplicities); "
+            f"got {w[first]} at row {first}."
+        )
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
+    return w

@@ -1,0 +1,112 @@
+"""In-memory NumPy rows, processed in cache-sized chunks.
+
+Memory beyond the data is bounded by the chunk size: no (n, K) or (n, K, d)
+array is ever built for the whole data set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .._core.covariance import Covariance, Params
+from .._core.estep import chunk_stats, log_responsibilities, stats_from_resp
+from .._core.init import initial_assignment
+from .._core.stats import Stats, merge_all
+
+__all__ = ["NumpyRows", "default_chunk_rows"]
+
+# Working set per chunk (bytes) for the (rows, K) and (rows, d) temporaries.
+_CHUNK_BYTES = 4 * 2**20
+
+
+def default_chunk_rows(n_components: int, n_features: int) -> int:
+    """Rows per chunk so that the E-step's temporaries stay near a few MB."""
+    per_row = 8 * (n_components * (2 + max(n_features, 4)))
+    return int(max(256, _CHUNK_BYTES // per_row))
+
+
+class NumpyRows:
+    """Rows of an in-memory array with optional row weights, seen chunk by chunk.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64, finite
+    weights : ndarray of shape (n,) or None
+        Non-negative row weights (multiplicities); ``None`` means all ones.
+    chunk_rows : int, optional
+        Rows per chunk; by default sized to keep temporaries near a few MB.
+    """
+
+    def __init__(
+        self, X: np.ndarray, weights: np.ndarray | None = None, chunk_rows: int | None = None
+    ) -> None:
+        self.X = X
+        self.weights = weights
+        self.chunk_rows = chunk_rows
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def total_weight(self) -> float:
+        return float(self.n_rows if self.weights is None else self.weights.sum())
+
+    def _chunk_rows(self, n_components: int) -> int:
+        if self.chunk_rows is not None:
+            return self.chunk_rows
+        return default_chunk_rows(n_components, self.n_features)
+
+    def chunks(self, n_components: int) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
+        """Yield ``(rows, X_chunk, weights_chunk)`` covering every row once, in order."""
+        step = self._chunk_rows(n_components)
+        for start in range(0, self.n_rows, step):
+            rows = slice(start, min(start + step, self.n_rows))
+            w = None if self.weights is None else self.weights[rows]
+            yield rows, self.X[rows], w
+
+    def expectation(self, params: Params, cov: Covariance) -> Stats:
+        """Merged E-step statistics of all rows under ``params``."""
+        K = params.means.shape[0]
+        return merge_all((chunk_stats(X, w, params, cov) for _, X, w in self.chunks(K)), cov.name)
+
+    def initial_stats(
+        self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
+    ) -> Stats:
+        """Statistics of the initial assignment ``method`` makes (see ``_core.init``)."""
+        assignment = initial_assignment(self.X, self.weights, n_components, method, rng)
+        return self._assignment_stats(assignment, cov, n_components)
+
+    def _assignment_stats(
+        self, assignment: np.ndarray, cov: Covariance, n_components: int
+    ) -> Stats:
+        """Statistics of a fixed assignment: labels (n,) with -1 for none, or resp (n, K)."""
+        parts = []
+        for rows, X, w in self.chunks(n_components):
+            if assignment.ndim == 1:
+                labels = assignment[rows]
+                resp = (labels[:, None] == np.arange(n_components)).astype(np.float64)
+            else:
+                resp = assignment[rows]
+            rw = resp if w is None else resp * w[:, None]
+            total = float(X.shape[0] if w is None else w.sum())
+            parts.append(stats_from_resp(X, rw, cov, total_weight=total))
+        return merge_all(parts, cov.name)
+
+    def map_log_resp(
+        self,
+        params: Params,
+        cov: Covariance,
+        reduce: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """Concatenate ``reduce(log_norm, log_resp)`` over the chunks, in row order."""
+        K = params.means.shape[0]
+        return np.concatenate(
+            [reduce(*log_responsibilities(X, params, cov)) for _, X, _ in self.chunks(K)]
+        )
