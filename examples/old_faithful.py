@@ -22,9 +22,7 @@ def main() -> None:
     models = {}
     for covariance_type in COVARIANCE_TYPES:
         for k in KS:
-            model = GaussianMixture(
-                k, covariance_type=covariance_type, n_init=3, random_state=0
-            )
+            model = GaussianMixture(k, covariance_type=covariance_type, n_init=3, random_state=0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(X)
@@ -38,13 +36,16 @@ def main() -> None:
 
     best_k, best_type = min(bic, key=bic.__getitem__)
     best = models[best_k, best_type]
-    print(f"\nChosen: K = {best_k}, covariance_type = {best_type!r}, BIC = {bic[best_k, best_type]:.1f}")
+    chosen = f"K = {best_k}, covariance_type = {best_type!r}"
+    print(f"\nChosen: {chosen}, BIC = {bic[best_k, best_type]:.1f}")
     np.set_printoptions(precision=3, suppress=True)
+    indent = "\n" + " " * 14
     for k in np.argsort(best.means_[:, 0]):
-        print(f"\ncomponent {k}: weight {best.weights_[k]:.3f}")
-        print("  mean        " + "  ".join(f"{c}={m:.3f}" for c, m in zip(columns, best.means_[k])))
+        mean = "  ".join(f"{c}={m:.3f}" for c, m in zip(columns, best.means_[k], strict=True))
         cov = best.covariances_ if best_type == "tied" else best.covariances_[k]
-        print("  covariance  " + str(np.atleast_2d(cov) if best_type != "spherical" else cov).replace("\n", "\n              "))
+        print(f"\ncomponent {k}: weight {best.weights_[k]:.3f}")
+        print(f"  mean        {mean}")
+        print(f"  covariance  {str(cov).replace(chr(10), indent)}")
 
 
 if __name__ == "__main__":
