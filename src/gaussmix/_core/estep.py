@@ -87,7 +87,8 @@ def stats_from_resp(
     offset_sum = rw64.T @ X.astype(np.float64, copy=False) - mass[:, None] * centres
     safe = np.where(mass > 0, mass, 1.0)
     offset = np.where(mass[:, None] > 0, offset_sum / safe[:, None], 0.0)
-    scatter = np.asarray(cov.scatter_about(X, rw, centres), dtype=np.float64)
+    # float64 weights make the sum over rows accumulate in float64 for float32 X too.
+    scatter = np.asarray(cov.scatter_about(X, rw64, centres), dtype=np.float64)
     scatter = scatter - scatter_correction(cov.name, mass, offset)
     means = np.where(mass[:, None] > 0, centres + offset, 0.0)
     total = float(rw64.sum()) if total_weight is None else float(total_weight)
