@@ -267,11 +267,15 @@ class Tied(Covariance):
         return np.sum(np.log(np.diag(precisions_cholesky)))
 
     def mahalanobis(self, X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
+        # Differences of projected rows, not |y|² - 2y·μ + |μ|², which cancels
+        # catastrophically for data far from the origin (clusters 1e9 apart).
         y = X @ prec_chol
         mu = means @ prec_chol
-        return (
-            np.einsum("ij,ij->i", y, y)[:, None] - 2.0 * (y @ mu.T) + np.einsum("kj,kj->k", mu, mu)
-        ).clip(min=0)
+        out = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
+        for k in range(means.shape[0]):
+            diff = y - mu[k]
+            out[:, k] = np.einsum("ij,ij->i", diff, diff)
+        return out
 
     def scatter_about(self, X: np.ndarray, rw: np.ndarray, centres: np.ndarray) -> np.ndarray:
         d = X.shape[1]
