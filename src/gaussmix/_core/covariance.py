@@ -32,7 +32,7 @@ __all__ = [
     "get_covariance",
 ]
 
-_LOG_2PI = np.log(2.0 * np.pi)
+_LOG_2PI = float(np.log(2.0 * np.pi))  # a Python float keeps float32 rows float32
 
 
 class Params(NamedTuple):
