@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _support import COVARIANCE_TYPES, dense_covariance, random_covariances, random_params
 from numpy.testing import assert_allclose
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+from _support import COVARIANCE_TYPES, dense_covariance, random_covariances, random_params
 from gaussmix import GaussianMixture
 from gaussmix._core.covariance import IllConditionedError, get_covariance
 
