@@ -20,7 +20,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._core.covariance import COVARIANCE_TYPES, Covariance, Params, get_covariance
 from ._core.em import EMResult, run_em
 from ._core.init import INIT_METHODS
-from ._validation import check_choice, check_finite, check_number, check_sample_weight
+from ._validation import (
+    check_choice,
+    check_finite,
+    check_number,
+    check_sample_weight,
+    explain_input_error,
+    warn_if_regularization_dominates,
+)
 from .backends import Rows
 from .backends.numpy import NumpyRows
 
@@ -149,13 +156,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
             )
         except (TypeError, ValueError) as exc:
-            text = str(exc)
-            if "convert" in text or "argument must be" in text:
-                raise type(exc)(
-                    f"X must hold numbers only, but converting it to float failed ({text}). "
-                    "Drop or encode the non-numeric columns first."
-                ) from None
-            raise
+            raise explain_input_error(exc) from None
         check_finite(X)
         return X
 
@@ -183,7 +184,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     if p.ndim <= 2 and cov.name != "tied"
                     else "symmetric, positive-definite"
                 )
-                raise ValueError(f"'{cov.name} precision' should be {what}.")
+                raise ValueError(
+                    f"The parameter 'precisions_init' should be {what} for "
+                    f"covariance_type={cov.name!r}."
+                )
 
     # -- fitting --------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
@@ -287,6 +291,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = list(best.lower_bounds)
         self.lower_bound_: float = best.lower_bound
+        if self.max_iter > 0:  # (max_iter=0 asks for the initialization only)
+            warn_if_regularization_dominates(
+                cov.variances(best.params.covariances), self.reg_covar, stacklevel=4
+            )
 
     def _verbose_callback(self, started: float) -> Any:
         if self.verbose < 2:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,8 @@ __all__ = [
     "check_finite",
     "check_number",
     "check_sample_weight",
+    "explain_input_error",
+    "warn_if_regularization_dominates",
 ]
 
 
@@ -55,8 +58,8 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     first = X[row, col]
     raise ValueError(
         f"Input {name} contains {count} NaN or infinite value{'s' if count > 1 else ''} "
-        f"(the first, {first}, at row {row}, column {col}). Remove or impute them before "
-        "fitting, for example with sklearn.impute.SimpleImputer."
+        f"(the first, {first}, at row {row}, column {col}). Remove or impute them first, "
+        "for example with sklearn.impute.SimpleImputer."
     )
 
 
@@ -92,3 +95,48 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray | None:
     if not np.any(w > 0):
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w
+
+
+def explain_input_error(exc: Exception) -> Exception:
+    """A clearer error for a failure of scikit-learn's ``validate_data``, else ``exc``."""
+    text = str(exc)
+    if "could not convert" in text or "argument must be" in text:
+        return type(exc)(
+            f"X must hold numbers only, but converting it to float failed ({text}). "
+            "Drop or encode the non-numeric columns first."
+        )
+    if "while dim <= 2 is required" in text:
+        return ValueError(
+            f"X must be a 2-D array of shape (n_samples, n_features). {text} "
+            "Reshape it, for example with X.reshape(len(X), -1)."
+        )
+    return exc
+
+
+def warn_if_regularization_dominates(
+    variances: np.ndarray, reg_covar: float, stacklevel: int = 2
+) -> None:
+    """Warn when every fitted variance is essentially ``reg_covar``.
+
+    Then the components' own spread is far below ``reg_covar`` (for example data
+    scaled by 1e-12, or identical rows) and the fit shows the regularization, not
+    the data.
+
+    Parameters
+    ----------
+    variances : ndarray
+        Each feature's fitted variance per component (``reg_covar`` included).
+    reg_covar : float
+    stacklevel : int
+        Passed to :func:`warnings.warn`, counted from the caller.
+    """
+    if reg_covar > 0 and np.all(np.abs(variances - reg_covar) <= 1e-3 * reg_covar):
+        warnings.warn(
+            f"Every fitted variance is within 0.1% of reg_covar={reg_covar:g}: the "
+            "components' own spread is far below the regularization (data on a scale far "
+            "below sqrt(reg_covar), identical rows, or as many components as distinct rows), "
+            "so the fit reflects reg_covar rather than the data. Rescale X (for example with "
+            "sklearn.preprocessing.StandardScaler), lower reg_covar or use fewer components.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )

@@ -86,6 +86,10 @@ class Covariance:
         """Maximum-likelihood covariances of merged statistics, plus ``reg_covar``."""
         raise NotImplementedError
 
+    def variances(self, covariances: np.ndarray) -> np.ndarray:
+        """Each feature's variance per component: (K, d), (d,) for tied, (K,) for spherical."""
+        return covariances
+
     def cholesky_precisions(self, covariances: np.ndarray) -> np.ndarray:
         """Precision Cholesky factors of ``covariances``.
 
@@ -179,6 +183,9 @@ def _cholesky_upper_inverse(cov: np.ndarray) -> np.ndarray:
 class Full(Covariance):
     name = "full"
 
+    def variances(self, covariances: np.ndarray) -> np.ndarray:
+        return np.diagonal(covariances, axis1=-2, axis2=-1)
+
     def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features, n_features)
 
@@ -235,6 +242,9 @@ class Full(Covariance):
 
 class Tied(Covariance):
     name = "tied"
+
+    def variances(self, covariances: np.ndarray) -> np.ndarray:
+        return np.diagonal(covariances, axis1=-2, axis2=-1)
 
     def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_features, n_features)
