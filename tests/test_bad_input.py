@@ -1,0 +1,295 @@
+"""Bad input is a clear error; degenerate but finite input is a finite, sensible fit."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+
+from _support import COVARIANCE_TYPES, blobs
+from gaussmix import GaussianMixture
+
+X_OK = blobs(n=40, d=2, k=2, seed=0)
+
+
+def _fitted() -> GaussianMixture:
+    return GaussianMixture(2, random_state=0).fit(X_OK)
+
+
+# -- data ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_predict", "predict", "score_samples", "score"])
+def test_nan_and_inf_give_count_and_first_position(method: str) -> None:
+    X = X_OK.copy()
+    X[7, 1] = np.nan
+    X[9, 0] = np.inf
+    X[30, 1] = -np.inf
+    target = GaussianMixture(2) if method.startswith("fit") else _fitted()
+    with pytest.raises(
+        ValueError,
+        match=r"3 NaN or infinite values \(the first, nan, at row 7, "
+        r"column 1\)\. Remove or impute them",
+    ):
+        getattr(target, method)(X)
+    one = X_OK.copy()
+    one[0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"1 NaN or infinite value \(the first, inf, at row 0"):
+        getattr(target, method)(one)
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (np.arange(5.0), r"(?s)Expected 2D array, got 1D array.*Reshape your data"),
+        (
+            np.ones((4, 3, 2)),
+            r"X must be a 2-D array of shape \(n_samples, n_features\)\. "
+            r"Found array with dim 3.*Reshape it",
+        ),
+        (np.empty((0, 2)), r"0 sample\(s\) \(shape=\(0, 2\)\)"),
+        (np.empty((5, 0)), r"0 feature\(s\) \(shape=\(5, 0\)\)"),
+        ([["a", "b"], ["c", "d"]], "X must hold numbers only.*'a'.*Drop or encode"),
+        (np.array([[1, "x"], [2, "y"]], dtype=object), "numbers only.*'x'"),
+        (
+            np.array([[1.0, None], [2.0, 3.0]], dtype=object),
+            "1 NaN or infinite value",
+        ),  # None is NaN
+        (pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), "numbers only.*'x'"),
+        (np.ones((3, 2)) + 1j, "Complex data not supported"),
+    ],
+)
+def test_malformed_data_is_a_clear_error(X: Any, message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        GaussianMixture().fit(X)
+    fitted = _fitted()
+    if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 0):
+        with pytest.raises((ValueError, TypeError), match=message), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # fitted without feature names
+            fitted.predict(X)
+
+
+def test_3d_data_says_what_to_do() -> None:
+    with pytest.raises(ValueError, match=re.escape("Reshape it, for example with X.reshape")):
+        GaussianMixture().fit(np.ones((4, 3, 2)))
+
+
+def test_fewer_rows_than_components() -> None:
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "n_samples >= n_components but got n_components = 5, n_samples = 3. "
+            "Use fewer components or more data."
+        ),
+    ):
+        GaussianMixture(5).fit(X_OK[:3])
+
+
+def test_feature_count_differs_at_predict() -> None:
+    fitted = _fitted()
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
+        with pytest.raises(
+            ValueError, match="X has 3 features, but GaussianMixture is expecting 2"
+        ):
+            getattr(fitted, method)(np.ones((4, 3)))
+
+
+def test_unfitted_model_says_fit_first() -> None:
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
+        with pytest.raises(ValueError, match=r"not fitted yet\. Call 'fit'"):
+            getattr(GaussianMixture(), method)(X_OK)
+    with pytest.raises(ValueError, match="not fitted yet"):
+        GaussianMixture().sample(3)
+
+
+# -- parameters -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"n_components": 0}, ValueError, "'n_components' must be >= 1; got 0"),
+        ({"n_components": -1}, ValueError, "'n_components' must be >= 1; got -1"),
+        ({"n_components": 2.5}, TypeError, "'n_components' must be an integer; got 2.5"),
+        ({"n_components": "3"}, TypeError, "'n_components' must be an integer; got '3'"),
+        ({"n_components": True}, TypeError, "'n_components' must be an integer"),
+        (
+            {"covariance_type": "foo"},
+            ValueError,
+            "'covariance_type': 'foo'. Choose one of 'full', 'tied', 'diag', 'spherical'",
+        ),
+        ({"covariance_type": None}, ValueError, "Choose one of 'full'"),
+        ({"tol": -1e-3}, ValueError, "'tol' must be >= 0"),
+        ({"tol": "small"}, TypeError, "'tol' must be a real number"),
+        ({"tol": np.nan}, ValueError, "'tol' must be finite"),
+        ({"reg_covar": -1e-6}, ValueError, "'reg_covar' must be >= 0"),
+        ({"reg_covar": np.inf}, ValueError, "'reg_covar' must be finite"),
+        ({"max_iter": -1}, ValueError, "'max_iter' must be >= 0; got -1"),
+        ({"max_iter": 10.0}, TypeError, "'max_iter' must be an integer"),
+        ({"n_init": 0}, ValueError, "'n_init' must be >= 1; got 0"),
+        (
+            {"init_params": "foo"},
+            ValueError,
+            "'init_params': 'foo'. Choose one of 'kmeans', 'k-means\\+\\+', 'random', "
+            "'random_from_data'",
+        ),
+        ({"random_state": "seed"}, ValueError, "'random_state' must be None, an int or"),
+        ({"random_state": -1}, ValueError, "'random_state' must be None, an int or"),
+        ({"verbose": -1}, ValueError, "'verbose' must be >= 0"),
+        ({"verbose": "loud"}, TypeError, "'verbose' must be an integer"),
+        ({"verbose_interval": 0}, ValueError, "'verbose_interval' must be >= 1"),
+        ({"warm_start": "yes"}, TypeError, "'warm_start' must be a bool"),
+    ],
+)
+def test_invalid_parameters(params: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        GaussianMixture(**params).fit(X_OK)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"weights_init": [0.5]}, ValueError, r"'weights_init' should have the shape of \(2,\)"),
+        ({"weights_init": [0.5, 0.6]}, ValueError, "'weights_init' should be normalized"),
+        ({"weights_init": [1.5, -0.5]}, ValueError, r"'weights_init' should be in the range"),
+        ({"weights_init": [np.nan, 1.0]}, ValueError, "'weights_init' contains NaN"),
+        ({"weights_init": ["a", "b"]}, TypeError, "weights_init must be an array of numbers"),
+        ({"means_init": np.zeros((3, 2))}, ValueError, r"shape of \(2, 2\), but got \(3, 2\)"),
+        ({"means_init": np.zeros((2, 3))}, ValueError, r"shape of \(2, 2\), but got \(2, 3\)"),
+        ({"means_init": [[np.inf, 0], [0, 0]]}, ValueError, "'means_init' contains NaN"),
+        (
+            {"precisions_init": np.ones((2, 2))},
+            ValueError,
+            r"'precisions_init' should have the shape of \(2, 2, 2\)",
+        ),
+        (
+            {"precisions_init": np.ones((2, 2, 2))},
+            ValueError,
+            "'precisions_init' should be symmetric, positive-definite for covariance_type='full'",
+        ),
+        (
+            {"precisions_init": np.stack([np.eye(2), [[1.0, 2.0], [0.0, 1.0]]])},
+            ValueError,
+            "symmetric, positive-definite",
+        ),
+        (
+            {"covariance_type": "tied", "precisions_init": -np.eye(2)},
+            ValueError,
+            "should be symmetric, positive-definite for covariance_type='tied'",
+        ),
+        (
+            {"covariance_type": "diag", "precisions_init": [[1.0, 1.0], [1.0, 0.0]]},
+            ValueError,
+            "should be positive for covariance_type='diag'",
+        ),
+        (
+            {"covariance_type": "spherical", "precisions_init": [1.0, -1.0]},
+            ValueError,
+            "should be positive for covariance_type='spherical'",
+        ),
+        (
+            {"covariance_type": "spherical", "precisions_init": np.ones((2, 2))},
+            ValueError,
+            r"shape of \(2,\)",
+        ),
+    ],
+)
+def test_invalid_initial_parameters(params: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        GaussianMixture(2, **params).fit(X_OK)
+
+
+# -- degenerate but finite data ---------------------------------------------------
+
+
+def assert_finite_model(gm: GaussianMixture) -> None:
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert np.all(np.isfinite(getattr(gm, name))), name
+    assert np.isfinite(gm.lower_bound_)
+    assert gm.weights_.sum() == pytest.approx(1.0)
+    assert np.all(np.diff(gm.lower_bounds_) >= 0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("K", [1, 3])
+def test_identical_rows(covariance_type: str, K: int) -> None:
+    X = np.tile([[2.0, -1.0]], (30, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # KMeans: 1 distinct cluster
+        with pytest.warns(UserWarning, match="Rescale X .* lower reg_covar"):
+            gm = GaussianMixture(K, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_finite_model(gm)
+    heavy = gm.means_[gm.weights_ > 1e-3]
+    assert len(heavy) >= 1
+    assert_allclose(heavy, np.broadcast_to([2.0, -1.0], heavy.shape))
+    assert np.all(np.isfinite(gm.score_samples(X)))
+    assert np.all(np.isfinite(gm.predict_proba(X)))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_constant_column(covariance_type: str) -> None:
+    X = blobs(n=200, d=2, k=2, seed=1)
+    X = np.c_[X[:, :1], np.full(200, 7.0), X[:, 1:]]
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_finite_model(gm)
+    assert_allclose(gm.means_[:, 1], 7.0)
+    if covariance_type in ("full", "diag"):
+        variances = (
+            gm.covariances_[:, 1, 1] if covariance_type == "full" else gm.covariances_[:, 1]
+        )
+        assert_allclose(variances, gm.reg_covar, rtol=1e-6)
+    assert np.all(np.isfinite(gm.score_samples(X)))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_data_scaled_by_1e12(covariance_type: str) -> None:
+    X = blobs(n=300, d=2, k=2, seed=2, spread=6.0)
+    truth = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    big = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X * 1e12)
+    assert_finite_model(big)
+    assert_allclose(np.sort(big.means_[:, 0]), np.sort(truth.means_[:, 0]) * 1e12, rtol=1e-5)
+    assert np.array_equal(big.predict(X * 1e12), truth.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_data_scaled_by_1e_minus_12(covariance_type: str) -> None:
+    X = blobs(n=300, d=2, k=2, seed=2, spread=6.0)
+    tiny = X * 1e-12
+    # The default reg_covar (1e-6) swamps a spread of 1e-12: finite, but a warning says so.
+    with pytest.warns(UserWarning, match="Rescale X"):
+        swamped = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(tiny)
+    assert_finite_model(swamped)
+    # With reg_covar on the data's scale, the fit is the unscaled one, scaled.
+    truth = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fit = GaussianMixture(
+            2, covariance_type=covariance_type, reg_covar=1e-30, random_state=0
+        ).fit(tiny)
+    assert_finite_model(fit)
+    assert np.array_equal(fit.predict(tiny), truth.predict(X))
+    assert_allclose(np.sort(fit.means_[:, 0]), np.sort(truth.means_[:, 0]) * 1e-12, rtol=1e-4)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_clusters_1e9_apart(covariance_type: str) -> None:
+    rng = np.random.RandomState(3)
+    X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(150, 2)) + 1e9])
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_finite_model(gm)
+    labels = gm.predict(X)
+    assert len(set(labels[:100])) == len(set(labels[100:])) == 1
+    assert labels[0] != labels[-1]
+    assert_allclose(np.sort(gm.weights_), [0.4, 0.6], rtol=1e-9)
+    # The density of each cluster is that of a standard-ish Gaussian: the far offset
+    # does not cost accuracy in the log-likelihood.
+    near = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(
+        X - np.r_[np.zeros(100), np.full(150, 1e9 - 50.0)][:, None]
+    )
+    assert gm.lower_bound_ == pytest.approx(near.lower_bound_, abs=1e-6)
