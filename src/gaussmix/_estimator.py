@@ -17,9 +17,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._core.covariance import COVARIANCE_TYPES, Covariance, Params, get_covariance
-from ._core.em import EMResult, run_em
+from ._core.covariance import (
+    COVARIANCE_TYPES,
+    Covariance,
+    IllConditionedError,
+    Params,
+    get_covariance,
+)
+from ._core.em import EMResult, Reseeder, run_em
 from ._core.init import INIT_METHODS
+from ._core.missing import MissingRows, check_missing
+from ._core.missing import impute as impute_missing
 from ._validation import (
     check_choice,
     check_finite,
@@ -70,6 +78,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         If True, each ``fit`` starts from the previous solution (``n_init`` is ignored).
     verbose : int, default=0
     verbose_interval : int, default=10
+    missing : {'error', 'marginalize'}, default='error'
+        What NaN entries in X mean. 'error': they are rejected, as scikit-learn
+        does. 'marginalize': they are missing at random; each row is fitted and
+        scored on its observed coordinates (marginal Gaussians), the M-step uses
+        the expected statistics of the missing ones, and ``predict``,
+        ``predict_proba``, ``score_samples`` and ``score`` marginalise over them.
+        Rows with no observed value are ignored by ``fit`` (with a warning). See
+        also :meth:`impute`.
+    learning_decay : float in (0.5, 1], default=0.7
+        κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
+    learning_offset : float >= 0, default=2.0
+        t0 in that step size; larger values damp the first online steps.
 
     Attributes
     ----------
@@ -83,7 +103,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     lower_bound_ : float
         Mean log-likelihood (per unit of sample weight) of the best run's last iteration.
     lower_bounds_ : list of float
-        The lower bound at each iteration of the best run; never decreases.
+        The lower bound at each iteration of the best run; never decreases, except
+        right after a collapsed component is re-seeded.
+    n_reseeds_ : int
+        Collapsed components re-seeded while fitting the best run (0 on ordinary
+        data); components dropped after collapsing repeatedly have weight 0. See
+        :mod:`gaussmix._core.em` for the policy.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (d,)
         Only when X had string column names.
@@ -112,6 +137,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         verbose_interval: int = 10,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -127,6 +153,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.missing = missing
 
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
@@ -139,6 +166,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_choice("init_params", self.init_params, INIT_METHODS)
         check_number("verbose", self.verbose, integer=True, low=0)
         check_number("verbose_interval", self.verbose_interval, integer=True, low=1)
+        check_choice("missing", self.missing, ("error", "marginalize"))
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"Parameter 'warm_start' must be a bool; got {self.warm_start!r}.")
         try:
@@ -157,7 +185,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         except (TypeError, ValueError) as exc:
             raise explain_input_error(exc) from None
-        check_finite(X)
+        if self.missing == "marginalize":
+            check_missing(X, fitting=reset)
+        else:
+            check_finite(X)
         return X
 
     def _check_init_arrays(self, cov: Covariance, n_features: int) -> None:
@@ -240,6 +271,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"{' (with non-zero weight)' if weights is not None else ''}. "
                     "Use fewer components or more data."
                 )
+        if self.missing == "marginalize" and np.isnan(X).any():
+            rows = MissingRows(X, weights, NumpyRows)
+            if reset and rows.empty_index.size:
+                warnings.warn(
+                    f"{rows.empty_index.size} row(s) of X have every value missing; they "
+                    "carry no information and are ignored by the fit.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            return rows
         return NumpyRows(X, weights)
 
     def _fit_rows(self, rows: Rows, cov: Covariance) -> None:
@@ -251,12 +292,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         def expectation(params: Params) -> Any:
             return rows.expectation(params, cov)
 
+        worst_explained = getattr(rows, "worst_explained", None)
+
+        def seed_points(params: Params, m: int) -> Any:
+            return None if worst_explained is None else worst_explained(params, cov, m)
+
         for init in range(n_init):
+            # Collapsed components are re-seeded, then dropped (see gaussmix._core.em).
+            reseeder = Reseeder(self.n_components, seed_points if worst_explained else None)
             if self.verbose:
                 print(f"Initialization {init}")
             started = time.perf_counter()
             if do_init:
-                params = self._initial_params(rows, cov, rng)
+                params = self._initial_params(rows, cov, rng, reseeder)
                 start_bound = -np.inf
             else:
                 params, start_bound = self._params, self.lower_bound_
@@ -269,6 +317,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 max_iter=self.max_iter,
                 start_lower_bound=start_bound,
                 on_iteration=self._verbose_callback(started),
+                reseeder=reseeder,
             )
             if self.verbose:
                 state = "converged" if result.converged else "did not converge"
@@ -291,6 +340,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = list(best.lower_bounds)
         self.lower_bound_: float = best.lower_bound
+        self.n_reseeds_ = best.n_reseeds
+        if best.n_reseeds or best.n_dropped:
+            dropped = (
+                f", and {best.n_dropped} dropped (weight 0) after collapsing repeatedly"
+                if best.n_dropped
+                else ""
+            )
+            warnings.warn(
+                f"Components collapsed during fitting: {best.n_reseeds} re-seed(s){dropped}. "
+                "The data may support fewer components: consider a smaller n_components "
+                "or a larger reg_covar.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         if self.max_iter > 0:  # (max_iter=0 asks for the initialization only)
             warn_if_regularization_dominates(
                 cov.variances(best.params.covariances), self.reg_covar, stacklevel=4
@@ -310,7 +373,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         return report
 
-    def _initial_params(self, rows: Rows, cov: Covariance, rng: np.random.RandomState) -> Params:
+    def _initial_params(
+        self,
+        rows: Rows,
+        cov: Covariance,
+        rng: np.random.RandomState,
+        reseeder: Reseeder | None = None,
+    ) -> Params:
         K, d = self.n_components, rows.n_features
         given = (self.weights_init, self.means_init, self.precisions_init)
         if any(g is None for g in given):
@@ -323,7 +392,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.means_init is not None:
             means = np.asarray(self.means_init, dtype=np.float64).reshape(K, d)
         if self.precisions_init is None:
-            prec_chol = cov.cholesky_precisions(covariances)
+            try:
+                prec_chol = cov.cholesky_precisions(covariances)
+            except IllConditionedError:
+                if reseeder is None:
+                    raise
+                # A collapsed initial component: re-seed it as the EM loop would.
+                repaired = reseeder.m_step(stats, cov, self.reg_covar)
+                covariances, prec_chol = repaired.covariances, repaired.precisions_cholesky
+                weights = repaired.weights if self.weights_init is None else weights
+                means = repaired.means if self.means_init is None else means
         else:
             precisions = np.asarray(self.precisions_init, dtype=np.float64)
             prec_chol = cov.cholesky_from_precisions(precisions)
@@ -387,6 +465,41 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             get_covariance(self.covariance_type),
             lambda _, log_resp: log_resp.argmax(axis=1),
         )
+
+    def impute(self, X: Any, *, sample: bool = False, random_state: Any = None) -> np.ndarray:
+        """Fill the NaN entries of X from the fitted mixture.
+
+        Each missing entry gets its conditional expectation given the row's
+        observed values, E[x_m | x_o] = Σ_k p(k | x_o) E[x_m | x_o, k]; with
+        ``sample=True`` it is drawn from p(x_m | x_o) instead. Works whatever
+        ``missing`` was at fit time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NaN marks a missing entry; other values must be finite.
+        sample : bool, default=False
+            Draw the missing entries instead of taking their expectation.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws when ``sample=True``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), float64
+            X with its missing entries filled; observed entries are unchanged.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
+        )
+        check_missing(X, fitting=False)
+        rng = check_random_state(random_state) if sample else None
+        return impute_missing(X, self._params, get_covariance(self.covariance_type), rng)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw rows from the fitted mixture (same random stream as scikit-learn).

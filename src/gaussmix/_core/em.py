@@ -4,6 +4,29 @@
 statistics of all rows under given parameters, and turns them into new parameters
 with the pure ``m_step``. The same loop therefore fits an in-memory array, a file
 read in chunks, a Dask array or a GPU tensor.
+
+Collapsing components
+---------------------
+A component *collapses* when its responsibility mass falls below
+``MIN_MASS_FRACTION`` of the total row weight, or when its covariance is not
+numerically positive definite (a few identical or collinear rows at a scale where
+``reg_covar`` is negligible). Given a :class:`Reseeder`, the M-step then re-seeds
+it instead of failing:
+
+- its mean moves to one of the rows worst explained by the current model (lowest
+  log-likelihood; several collapsed components get distinct rows), found through
+  the rows object's ``worst_explained`` hook, so this loop never sees rows;
+- its covariance becomes the data's overall covariance (from the statistics)
+  divided by K, plus ``reg_covar``; its weight becomes 1/K (the others shrink);
+- after ``MAX_RESEEDS`` re-seeds, a component that collapses again is *dropped*:
+  it keeps its place (arrays keep n_components rows) with weight exactly 0, the
+  data's mean and that covariance, so no row is ever assigned to it.
+
+A re-seed may lower the likelihood once, so it restarts the loop's monotonicity
+check and never counts as convergence. When no component can be kept (every one
+dropped, a singular shared 'tied' covariance, or a singular overall covariance,
+so re-seeding has nothing sound to start from) the fit stops with a ValueError
+suggesting a larger ``reg_covar``, fewer components or rescaled data.
 """
 
 from __future__ import annotations
@@ -14,17 +37,33 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .covariance import Covariance, Params
-from .stats import Stats
+from .covariance import Covariance, IllConditionedError, Params
+from .stats import Stats, scatter_correction
 
-__all__ = ["EMResult", "Expectation", "m_step", "run_em"]
+__all__ = [
+    "MAX_RESEEDS",
+    "MIN_MASS_FRACTION",
+    "EMResult",
+    "Expectation",
+    "Reseeder",
+    "SeedPoints",
+    "m_step",
+    "run_em",
+]
 
 logger = logging.getLogger("gaussmix")
 
 Expectation = Callable[[Params], Stats]
 """Maps parameters to the merged statistics of every row under them."""
 
+SeedPoints = Callable[[Params, int], np.ndarray]
+"""``(params, m) -> points`` of shape (m', d), m' <= m: rows worst explained by ``params``."""
+
 _TINY_MASS = 10 * np.finfo(np.float64).eps
+MIN_MASS_FRACTION = 1e-9
+"""A component with less responsibility mass than this share of the row weight collapsed."""
+MAX_RESEEDS = 3
+"""Re-seeds per component before a further collapse drops it."""
 
 
 class EMResult(NamedTuple):
@@ -39,12 +78,18 @@ class EMResult(NamedTuple):
         each iteration's M-step; non-decreasing.
     n_iter : int
     converged : bool
+    n_reseeds : int
+        Components re-seeded during the run (see the module docstring).
+    n_dropped : int
+        Components dropped (weight 0) after collapsing repeatedly.
     """
 
     params: Params
     lower_bounds: list[float]
     n_iter: int
     converged: bool
+    n_reseeds: int = 0
+    n_dropped: int = 0
 
     @property
     def lower_bound(self) -> float:
@@ -75,6 +120,153 @@ def m_step(stats: Stats, cov: Covariance, reg_covar: float) -> Params:
     return Params(weights, stats.means.copy(), covariances, cov.cholesky_precisions(covariances))
 
 
+class _Unrecoverable(IllConditionedError):
+    """Collapsed components cannot be re-seeded soundly."""
+
+
+def _overall(stats: Stats, cov: Covariance) -> tuple[np.ndarray, np.ndarray]:
+    """The data's mean (d,) and covariance in one component's shape, from statistics."""
+    mass = stats.mass
+    total = mass.sum()
+    mean = mass @ stats.means / total
+    between = scatter_correction(cov.name, mass, stats.means - mean)
+    if cov.name == "tied":
+        return mean, (stats.scatter + between) / total
+    scatter = (stats.scatter + between).sum(axis=0)
+    if cov.name == "spherical":
+        return mean, np.asarray(scatter / (total * stats.means.shape[1]))
+    return mean, scatter / total
+
+
+class Reseeder:
+    """The collapse policy of one EM run (see the module docstring); stateful.
+
+    Parameters
+    ----------
+    n_components : int
+    seed_points : callable, optional
+        ``(params, m) -> points (m', d)``: rows worst explained by ``params``.
+        Without it, re-seeded components start at the data's mean.
+    max_reseeds : int
+        Re-seeds per component before a further collapse drops it.
+
+    Attributes
+    ----------
+    n_reseeds : int
+        Re-seeds so far, over all components.
+    dropped : ndarray of shape (K,), bool
+    """
+
+    def __init__(
+        self,
+        n_components: int,
+        seed_points: SeedPoints | None = None,
+        max_reseeds: int = MAX_RESEEDS,
+    ) -> None:
+        self.seed_points = seed_points
+        self.max_reseeds = max_reseeds
+        self.counts = np.zeros(n_components, dtype=np.intp)
+        self.dropped = np.zeros(n_components, dtype=bool)
+        self.n_reseeds = 0
+        self.n_changes = 0  # re-seeds and drops: each restarts the monotonicity check
+
+    def m_step(self, stats: Stats, cov: Covariance, reg_covar: float) -> Params:
+        """:func:`m_step`, re-seeding or dropping collapsed components.
+
+        Identical to :func:`m_step` when no component collapses.
+
+        Raises
+        ------
+        IllConditionedError
+            (a ValueError) when no component can be kept; see the module docstring.
+        """
+        collapsed = stats.mass < MIN_MASS_FRACTION * stats.total_weight
+        if not (collapsed.any() or self.dropped.any()):
+            try:
+                return m_step(stats, cov, reg_covar)
+            except IllConditionedError:
+                pass
+        K = stats.mass.shape[0]
+        weights = (stats.mass + _TINY_MASS) / (stats.mass + _TINY_MASS).sum()
+        means = stats.means.copy()
+        covariances = cov.covariances_from_stats(stats, reg_covar)
+        collapsed = (collapsed | self._singular(cov, covariances)) & ~self.dropped
+        reseed = collapsed & (self.counts < self.max_reseeds)
+        self.dropped |= collapsed & ~reseed
+        if self.dropped.all():
+            raise _Unrecoverable(
+                f"Fitting failed: all {K} components collapsed repeatedly (too little mass, or "
+                "a singular covariance). Use fewer components, increase reg_covar, or "
+                "standardize X."
+            )
+        # Collapsed and dropped components: the data's mean and a broad covariance.
+        mean, overall = _overall(stats, cov)
+        replace = collapsed | self.dropped
+        means[replace] = mean
+        if cov.name != "tied":
+            reg = reg_covar * np.eye(overall.shape[0]) if cov.name == "full" else reg_covar
+            seed_cov = overall / K + reg
+            if self._singular(cov, np.asarray(seed_cov)[None]).any():
+                raise _Unrecoverable(
+                    "Fitting failed: a component collapsed and the data's own covariance is "
+                    "numerically singular at its scale (for example constant columns or "
+                    f"repeated rows with reg_covar={reg_covar:g}), so it cannot be re-seeded. "
+                    "Increase reg_covar (it is absolute: compare it with the data's "
+                    "variances), or standardize X."
+                )
+            covariances[replace] = seed_cov
+        weights[replace] = 0.0
+        if reseed.any():
+            means[reseed] = self._seeds(
+                Params(weights, means, covariances, cov.cholesky_precisions(covariances)),
+                int(reseed.sum()),
+                fallback=mean,
+            )
+            weights[reseed] = 1.0 / K
+            self.counts[reseed] += 1
+            self.n_reseeds += int(reseed.sum())
+            logger.info("re-seeded collapsed component(s) %s", np.flatnonzero(reseed).tolist())
+        if replace.any():
+            self.n_changes += 1
+        weights /= weights.sum()
+        return Params(weights, means, covariances, cov.cholesky_precisions(covariances))
+
+    @staticmethod
+    def _singular(cov: Covariance, covariances: np.ndarray) -> np.ndarray:
+        """Which components' covariances are not numerically positive definite, (K,)."""
+        if cov.name == "tied":
+            try:
+                cov.cholesky_precisions(covariances)
+            except IllConditionedError:
+                raise _Unrecoverable(
+                    "Fitting failed: the shared ('tied') covariance is numerically singular "
+                    "(for example constant columns, or more features than distinct rows, "
+                    "at a scale where reg_covar is negligible). Increase reg_covar, use "
+                    "fewer components, or standardize X."
+                ) from None
+            return np.zeros(1, dtype=bool)
+        bad = np.zeros(covariances.shape[0], dtype=bool)
+        for k in range(covariances.shape[0]):
+            try:
+                cov.cholesky_precisions(covariances[k : k + 1])
+            except IllConditionedError:
+                bad[k] = True
+        return bad
+
+    def _seeds(self, interim: Params, m: int, fallback: np.ndarray) -> np.ndarray:
+        """``m`` seed means: the rows worst explained by ``interim`` (the kept components)."""
+        weights = interim.weights
+        if weights.sum() <= 0:  # nothing kept yet: judge rows by the broad components
+            weights = np.where(self.dropped, 0.0, 1.0)
+        interim = interim._replace(weights=weights / weights.sum())
+        points = np.empty((0, fallback.shape[0]))
+        if self.seed_points is not None:
+            points = np.asarray(self.seed_points(interim, m), dtype=np.float64)[:m]
+        if points.shape[0] < m:
+            points = np.vstack([points, np.repeat(fallback[None], m - points.shape[0], axis=0)])
+        return points
+
+
 def run_em(
     expectation: Expectation,
     params: Params,
@@ -85,6 +277,7 @@ def run_em(
     max_iter: int,
     start_lower_bound: float = -np.inf,
     on_iteration: Callable[[int, float, float], None] | None = None,
+    reseeder: Reseeder | None = None,
 ) -> EMResult:
     """Iterate E- and M-steps from ``params`` until the lower bound settles.
 
@@ -109,6 +302,9 @@ def run_em(
         The bound before the first iteration (a warm start passes its last one).
     on_iteration : callable, optional
         Called as ``on_iteration(n_iter, lower_bound, change)`` after each iteration.
+    reseeder : Reseeder, optional
+        Re-seeds collapsed components instead of raising (see the module docstring).
+        Without it, an M-step on a collapsed component raises IllConditionedError.
     """
     lower_bounds: list[float] = []
     lower_bound = start_lower_bound
@@ -125,10 +321,21 @@ def run_em(
         change = new_bound - lower_bound
         lower_bound = new_bound
         lower_bounds.append(new_bound)
-        previous, params = params, m_step(stats, cov, reg_covar)
+        if reseeder is None:
+            previous, params = params, m_step(stats, cov, reg_covar)
+            changed = False
+        else:
+            before = reseeder.n_changes
+            previous, params = params, reseeder.m_step(stats, cov, reg_covar)
+            changed = reseeder.n_changes > before
         if on_iteration is not None:
             on_iteration(n_iter, new_bound, change)
-        if abs(change) < tol:
+        if changed:
+            # A re-seed may lower the likelihood once: restart the monotonicity check.
+            lower_bound = -np.inf
+        elif abs(change) < tol:
             converged = True
             break
-    return EMResult(params, lower_bounds, n_iter, converged)
+    n_reseeds = 0 if reseeder is None else reseeder.n_reseeds
+    n_dropped = 0 if reseeder is None else int(reseeder.dropped.sum())
+    return EMResult(params, lower_bounds, n_iter, converged, n_reseeds, n_dropped)

@@ -9,6 +9,9 @@ loop and the estimator never depend on where the data is:
   initial assignment ('kmeans', 'k-means++', 'random', 'random_from_data')
 - ``map_log_resp(params, cov, reduce)``: ``reduce(log_norm, log_resp)`` per chunk,
   concatenated in row order, in the backend's own array type
+- optionally ``worst_explained(params, cov, m) -> ndarray (m', d)``: the rows of
+  lowest log-likelihood, where collapsed components are re-seeded (see
+  ``_core.em``); without it they restart at the data's mean
 
 ``numpy`` (in-memory arrays, the default) is always available; the others are
 imported lazily, only when their kind of input is used.

@@ -110,3 +110,15 @@ class NumpyRows:
         return np.concatenate(
             [reduce(*log_responsibilities(X, params, cov)) for _, X, _ in self.chunks(K)]
         )
+
+    def worst_explained(self, params: Params, cov: Covariance, m: int) -> np.ndarray:
+        """The ``m`` rows of lowest log-likelihood under ``params``, shape (m', d), m' <= m.
+
+        Rows of weight 0 are never chosen. Used to re-seed collapsed components.
+        """
+        log_norm = self.map_log_resp(params, cov, lambda log_norm, _: log_norm)
+        if self.weights is not None:
+            log_norm = np.where(self.weights > 0, log_norm, np.inf)
+            m = min(m, int(np.count_nonzero(self.weights)))
+        worst = np.argsort(log_norm, kind="stable")[:m]
+        return np.asarray(self.X[worst], dtype=np.float64)

@@ -1,0 +1,473 @@
+"""Missing values (NaN) treated as missing at random: marginal E-step, expected M-step.
+
+For a row with observed coordinates ``o`` and missing coordinates ``m``, component
+k's density is the marginal Gaussian N(x_o | μ_o, Σ_oo), and the M-step needs the
+*expected* sufficient statistics given x_o:
+
+    E[x_m | x_o, k]          = μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o)           (conditional mean)
+    Cov[x_m | x_o, k]        = Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om                   (conditional covariance)
+    E[x x^T | x_o, k]        = x̂ x̂^T + C  (x̂: x with x_m filled in; C: the above, embedded)
+
+so a row contributes exactly like the complete row x̂ plus C added to the scatter
+(for diag/spherical only C's diagonal or trace). The statistics come out as the
+ordinary :class:`~.stats.Stats`, so chunk merging, the EM loop and the M-step are
+unchanged, and the E-step's log-likelihood is the observed-data log-likelihood, so EM
+stays monotone.
+
+Rows are grouped once by missing pattern (``np.unique`` on the packed mask): full
+and tied covariances factor Σ_oo once per pattern and component; diag and spherical
+need no factorisation and run on any mix of patterns at once. No Python loop runs
+per row. Rows with every value missing carry no information and are left out.
+
+:class:`MissingRows` presents rows with NaN through the ordinary rows interface
+(see :mod:`gaussmix.backends`): complete rows go to any backend's rows object (the
+fast kernels), incomplete rows to the kernels here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .covariance import Covariance, IllConditionedError, Params
+from .stats import Stats, merge_all, scatter_correction
+
+__all__ = ["MissingRows", "PatternGroups", "check_missing", "group_patterns", "impute"]
+
+_LOG_2PI = np.log(2.0 * np.pi)
+_BLOCK_BYTES = 2**23  # per block of incomplete rows: bounds the (rows, d, d) temporaries
+
+
+class PatternGroups(NamedTuple):
+    """Rows grouped by which coordinates they observe.
+
+    Attributes
+    ----------
+    order : ndarray of shape (n,)
+        Row indices sorted so that each pattern's rows are contiguous.
+    bounds : ndarray of shape (G + 1,)
+        Group g holds ``order[bounds[g]:bounds[g + 1]]``.
+    observed : ndarray of shape (G, d), bool
+        Each group's observed coordinates.
+    """
+
+    order: np.ndarray
+    bounds: np.ndarray
+    observed: np.ndarray
+
+
+def group_patterns(observed: np.ndarray) -> PatternGroups:
+    """Group rows by their observed-coordinate mask (no per-row Python loop).
+
+    Parameters
+    ----------
+    observed : ndarray of shape (n, d), bool
+    """
+    d = observed.shape[1]
+    packed = np.packbits(observed, axis=1)
+    unique, inverse = np.unique(packed, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=unique.shape[0])
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    masks = np.unpackbits(unique, axis=1, count=d).astype(bool)
+    return PatternGroups(order, bounds, masks)
+
+
+def check_missing(X: np.ndarray, *, fitting: bool, name: str = "X") -> None:
+    """Reject infinite values (NaN is allowed) and, when fitting, unobserved columns.
+
+    Raises
+    ------
+    ValueError
+        If X holds ±inf, or (``fitting``) a column has no observed value.
+    """
+    inf = np.isinf(X)
+    if inf.any():
+        row, col = (int(i) for i in np.argwhere(inf)[0])
+        raise ValueError(
+            f"Input {name} contains {int(inf.sum())} infinite value(s) (the first at row "
+            f"{row}, column {col}). With missing='marginalize' only NaN marks a missing "
+            "entry; replace infinities by NaN or finite values."
+        )
+    if fitting and X.shape[0]:
+        unobserved = np.flatnonzero(np.isnan(X).all(axis=0))
+        if unobserved.size:
+            raise ValueError(
+                f"Column(s) {unobserved[:10].tolist()} of {name} have no observed value, so "
+                "their distribution cannot be estimated. Drop those columns first."
+            )
+
+
+# -- kernels on one block of incomplete rows ------------------------------------------
+
+
+class _Block(NamedTuple):
+    """Posterior pieces of a block of incomplete rows under every component.
+
+    ``cond`` is the conditional covariance of the missing coordinates, embedded in
+    (d, d) with zeros on observed ones: for full and tied one matrix per component
+    and pattern, (K, G, d, d), row i using pattern ``group[i]``; for diag and
+    spherical its diagonal per row, (K, n, d), and ``group`` is None.
+    """
+
+    log_norm: np.ndarray  # (n,)
+    log_resp: np.ndarray  # (n, K)
+    xhat: np.ndarray  # (K, n, d): x with x_m replaced by E[x_m | x_o, k]
+    cond: np.ndarray
+    group: np.ndarray | None
+
+
+def _log_weights(weights: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):  # a weight of 0 (a dropped component) gives -inf
+        return np.log(weights)
+
+
+def _normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    top = wlp.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(wlp - top).sum(axis=1)) + top[:, 0]
+    return log_norm, wlp - log_norm[:, None]
+
+
+def _block_dense(
+    X: np.ndarray, group: np.ndarray, masks: np.ndarray, params: Params, tied: bool
+) -> _Block:
+    """Full or tied covariance; row i observes ``masks[group[i]]``.
+
+    Each pattern's Σ_oo is factored by a batched Cholesky of Σ with its missing
+    rows and columns replaced by the identity's (same factor on the observed block,
+    log-determinant and solves unchanged), so any number of patterns costs no
+    Python loop.
+    """
+    n, d = X.shape
+    K = params.means.shape[0]
+    obs = masks.astype(np.float64)  # (G, d)
+    mis = 1.0 - obs
+    both_obs = obs[:, :, None] * obs[:, None, :]
+    both_mis = mis[:, :, None] * mis[:, None, :]
+    observed = masks[group]  # (n, d)
+    n_obs = observed.sum(axis=1)
+    eye = np.eye(d)
+    wlp = np.empty((n, K))
+    xhat = np.empty((K, n, d))
+    cond = np.empty((K, masks.shape[0], d, d))
+    factor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    for k in range(K):
+        mu = params.means[k]
+        if factor is None or not tied:
+            sigma = params.covariances if tied else params.covariances[k]
+            try:
+                chol = np.linalg.cholesky(sigma * both_obs + eye * mis[:, None, :])
+            except np.linalg.LinAlgError:
+                raise IllConditionedError(
+                    "A covariance is numerically singular on a subset of the features; "
+                    "increase reg_covar."
+                ) from None
+            chol_inv = np.linalg.inv(chol)  # (G, d, d), lower triangular
+            prec_oo = np.matmul(chol_inv.transpose(0, 2, 1), chol_inv) * both_obs  # Σ_oo⁻¹
+            gain = np.matmul(mis[:, :, None] * sigma, prec_oo)  # Σ_mo Σ_oo⁻¹, (G, d, d)
+            log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+            factor = (chol_inv, gain, log_det, both_mis * (sigma - np.matmul(gain, sigma)))
+        chol_inv, gain, log_det, schur = factor
+        diff = np.where(observed, X - mu, 0.0)
+        z = np.einsum("nij,nj->ni", chol_inv[group], diff)
+        wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + log_det[group] + np.einsum("ni,ni->n", z, z))
+        xhat[k] = np.where(observed, X, mu) + np.einsum("nij,nj->ni", gain[group], diff)
+        cond[k] = schur
+    log_norm, log_resp = _normalise(wlp + _log_weights(params.weights))
+    return _Block(log_norm, log_resp, xhat, cond, group)
+
+
+def _block_diagonal(
+    X: np.ndarray, observed: np.ndarray, params: Params, spherical: bool
+) -> _Block:
+    """Diag or spherical covariance; ``observed`` (n, d) may differ row by row."""
+    n, d = X.shape
+    K = params.means.shape[0]
+    var = params.covariances
+    var = np.repeat(var[:, None], d, axis=1) if spherical else var  # (K, d)
+    x0 = np.where(observed, X, 0.0)
+    obs = observed.astype(np.float64)
+    wlp = np.empty((n, K))
+    xhat = np.empty((K, n, d))
+    cond = np.empty((K, n, d))
+    n_obs = obs.sum(axis=1)
+    for k in range(K):
+        diff = (x0 - params.means[k]) * obs
+        maha = (diff * diff) @ (1.0 / var[k])
+        wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + obs @ np.log(var[k]) + maha)
+        xhat[k] = np.where(observed, X, params.means[k])
+        cond[k] = (1.0 - obs) * var[k]
+    log_norm, log_resp = _normalise(wlp + _log_weights(params.weights))
+    return _Block(log_norm, log_resp, xhat, cond, None)
+
+
+def _block_stats(
+    block: _Block, weights: np.ndarray | None, kind: str, centres: np.ndarray
+) -> Stats:
+    """Expected sufficient statistics of a block, taken about ``centres`` then moved."""
+    rw = np.exp(block.log_resp)
+    if weights is not None:
+        rw = rw * weights[:, None]
+    mass = rw.sum(axis=0)
+    D = block.xhat - centres[:, None, :]  # (K, n, d)
+    safe = np.where(mass > 0, mass, 1.0)
+    offset = np.einsum("nk,knd->kd", rw, D) / safe[:, None]
+    if block.group is not None:  # full or tied: one conditional covariance per pattern
+        pattern_mass = np.zeros((block.cond.shape[1], rw.shape[1]))
+        np.add.at(pattern_mass, block.group, rw)
+        scatter = np.einsum("gk,kgij->kij", pattern_mass, block.cond)
+        for k in range(rw.shape[1]):
+            scatter[k] += (rw[:, k, None] * D[k]).T @ D[k]
+        if kind == "tied":
+            scatter = scatter.sum(axis=0)
+    else:
+        scatter = np.einsum("nk,knd->kd", rw, D * D + block.cond)
+        if kind == "spherical":
+            scatter = scatter.sum(axis=1)
+    scatter = scatter - scatter_correction(kind, mass, offset)
+    means = np.where(mass[:, None] > 0, centres + offset, 0.0)
+    if weights is None:
+        total, ll = float(rw.shape[0]), float(block.log_norm.sum())
+    else:
+        total, ll = float(weights.sum()), float(weights @ block.log_norm)
+    return Stats(total, ll, mass, means, scatter)
+
+
+# -- the rows object -----------------------------------------------------------------
+
+
+class MissingRows:
+    """Rows with NaN entries, behind the ordinary rows interface.
+
+    Complete rows are handed to ``make_rows`` (any backend's rows constructor, so
+    they keep its fast kernels); incomplete rows are grouped by missing pattern once
+    and handled by this module's kernels; rows with no observed value are left out
+    of fitting (their posterior is the prior, their log-likelihood 0).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), NaN marking missing entries, no infinities
+    weights : ndarray of shape (n,) or None
+    make_rows : callable
+        ``make_rows(X_complete, weights_complete) -> rows`` for the complete rows.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        weights: np.ndarray | None,
+        make_rows: Callable[[np.ndarray, np.ndarray | None], Any],
+    ) -> None:
+        observed = ~np.isnan(X)
+        n_obs = observed.sum(axis=1)
+        d = X.shape[1]
+        self._n, self._d = X.shape
+        self._X, self._weights = X, weights
+        self.complete_index = np.flatnonzero(n_obs == d)
+        self.empty_index = np.flatnonzero(n_obs == 0)
+        incomplete = np.flatnonzero((n_obs > 0) & (n_obs < d))
+        # Sort incomplete rows by pattern once; each pattern is then a contiguous slice.
+        groups = group_patterns(observed[incomplete])
+        self.incomplete_index = incomplete[groups.order]
+        self.groups = groups
+        self._group_inc = np.repeat(np.arange(len(groups.bounds) - 1), np.diff(groups.bounds))
+        self._X_inc = np.asarray(X[self.incomplete_index], dtype=np.float64)
+        self._obs_inc = observed[self.incomplete_index]
+        self._w_inc = None if weights is None else weights[self.incomplete_index]
+        self.complete = None
+        if self.complete_index.size:
+            w = None if weights is None else weights[self.complete_index]
+            self.complete = make_rows(X[self.complete_index], w)
+        self._make_rows = make_rows
+
+    # -- the rows interface --------------------------------------------------------
+    @property
+    def n_rows(self) -> int:
+        return self._n
+
+    @property
+    def n_features(self) -> int:
+        return self._d
+
+    @property
+    def total_weight(self) -> float:
+        return float(self._n if self._weights is None else self._weights.sum())
+
+    def _blocks(self, params: Params, cov: Covariance) -> Iterator[tuple[slice, _Block]]:
+        """``(rows, block)`` over the incomplete rows (positions in pattern order)."""
+        n_inc, d = self._X_inc.shape
+        K = params.means.shape[0]
+        step = int(np.clip(_BLOCK_BYTES // (8 * d * (d + 2 * K)), 16, 4096))
+        for start in range(0, n_inc, step):
+            rows = slice(start, min(start + step, n_inc))
+            X = self._X_inc[rows]
+            if cov.name in ("full", "tied"):
+                group = self._group_inc[rows]  # sorted: the block's patterns are contiguous
+                masks = self.groups.observed[group[0] : group[-1] + 1]
+                tied = cov.name == "tied"
+                yield rows, _block_dense(X, group - group[0], masks, params, tied)
+            else:
+                spherical = cov.name == "spherical"
+                yield rows, _block_diagonal(X, self._obs_inc[rows], params, spherical)
+
+    def expectation(self, params: Params, cov: Covariance) -> Stats:
+        """Merged statistics: ordinary ones of complete rows, expected ones of the rest.
+
+        Rows with nothing observed add their weight only (log p = log 1, no mass), so
+        the mean log-likelihood agrees with ``score_samples``.
+        """
+        K, d = params.means.shape
+        parts = [] if self.complete is None else [self.complete.expectation(params, cov)]
+        for rows, block in self._blocks(params, cov):
+            w = None if self._w_inc is None else self._w_inc[rows]
+            parts.append(_block_stats(block, w, cov.name, params.means))
+        if not parts:
+            zero = np.zeros(cov.shape(K, d))
+            parts.append(Stats(0.0, 0.0, np.zeros(K), np.zeros((K, d)), zero))
+        stats = merge_all(parts, cov.name)
+        empty = self.empty_index
+        empty_weight = empty.size if self._weights is None else self._weights[empty].sum()
+        return stats._replace(total_weight=stats.total_weight + float(empty_weight))
+
+    def initial_stats(
+        self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
+    ) -> Stats:
+        """Statistics of the initial assignment on column-mean-imputed rows.
+
+        Only a starting point: EM then treats the missing entries properly.
+        """
+        used = np.setdiff1d(np.arange(self._n), self.empty_index)
+        X = np.array(self._X[used], dtype=np.float64)
+        column_means = np.nanmean(X, axis=0)
+        X = np.where(np.isnan(X), column_means, X)
+        w = None if self._weights is None else self._weights[used]
+        return self._make_rows(X, w).initial_stats(n_components, method, rng, cov)
+
+    def map_log_resp(
+        self,
+        params: Params,
+        cov: Covariance,
+        reduce: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """``reduce(log_norm, log_resp)`` for every row, in the original row order."""
+        pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        if self.complete is not None:
+            pieces.append(
+                (self.complete_index, np.asarray(self.complete.map_log_resp(params, cov, reduce)))
+            )
+        for rows, block in self._blocks(params, cov):
+            pieces.append((self.incomplete_index[rows], reduce(block.log_norm, block.log_resp)))
+        if self.empty_index.size:
+            n = self.empty_index.size
+            log_prior = np.broadcast_to(_log_weights(params.weights), (n, params.weights.size))
+            pieces.append((self.empty_index, reduce(np.zeros(n), np.array(log_prior))))
+        first = pieces[0][1]
+        out = np.empty((self._n, *first.shape[1:]), dtype=first.dtype)
+        for index, values in pieces:
+            out[index] = values
+        return out
+
+    def worst_explained(self, params: Params, cov: Covariance, m: int) -> np.ndarray:
+        """The ``m`` rows with the lowest log-likelihood, shape (m', d) with m' <= m.
+
+        Complete rows are preferred (their densities are comparable with each
+        other); incomplete rows are used, filled with their conditional means, only
+        when there are no complete rows.
+        """
+        if self.complete is not None and hasattr(self.complete, "worst_explained"):
+            return np.asarray(self.complete.worst_explained(params, cov, m))
+        log_norm, filled = [], []
+        for _, block in self._blocks(params, cov):
+            log_norm.append(block.log_norm)
+            filled.append(np.einsum("nk,knd->nd", np.exp(block.log_resp), block.xhat))
+        if not log_norm:
+            return np.empty((0, self._d))
+        values = np.concatenate(log_norm)
+        if self._w_inc is not None:
+            values = np.where(self._w_inc > 0, values, np.inf)
+        worst = np.argsort(values, kind="stable")[:m]
+        return np.concatenate(filled)[worst]
+
+
+# -- imputation ----------------------------------------------------------------------
+
+
+def impute(
+    X: np.ndarray,
+    params: Params,
+    cov: Covariance,
+    rng: np.random.RandomState | None = None,
+) -> np.ndarray:
+    """Fill NaN entries with E[x_m | x_o], or draw them from p(x_m | x_o) given ``rng``.
+
+    E[x_m | x_o] = Σ_k r_k(x_o) E[x_m | x_o, k]; a draw first picks a component
+    k ~ r(x_o), then x_m ~ N(E[x_m | x_o, k], Cov[x_m | x_o, k]). Rows with no
+    observed value get the mixture mean (or a draw from the mixture).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), NaN for missing entries
+    params : Params
+    cov : Covariance
+    rng : RandomState, optional
+        Draw instead of taking conditional expectations.
+
+    Returns
+    -------
+    ndarray of shape (n, d), float64, without NaN
+    """
+    X = np.array(X, dtype=np.float64)
+    missing = np.isnan(X)
+    incomplete = np.flatnonzero(missing.any(axis=1))
+    if incomplete.size == 0:
+        return X
+    rows = MissingRows(X[incomplete], None, _no_complete_rows)
+    blocks = [(rows.incomplete_index[span], block) for span, block in rows._blocks(params, cov)]
+    if rows.empty_index.size:
+        blocks.append((rows.empty_index, _block_empty(rows.empty_index.size, params, cov)))
+    filled = np.empty((incomplete.size, X.shape[1]))
+    for index, block in blocks:
+        resp = np.exp(block.log_resp)
+        if rng is None:
+            filled[index] = np.einsum("nk,knd->nd", resp, block.xhat)
+        else:
+            filled[index] = _draw(block, resp, cov, rng)
+    X[incomplete] = np.where(missing[incomplete], filled, X[incomplete])
+    return X
+
+
+def _no_complete_rows(X: np.ndarray, weights: np.ndarray | None) -> None:
+    raise AssertionError("impute only builds rows without complete rows")
+
+
+def _block_empty(n: int, params: Params, cov: Covariance) -> _Block:
+    """Rows that observe nothing: posterior = prior, x̂ = μ_k, C = Σ_k."""
+    K, d = params.means.shape
+    log_resp = np.broadcast_to(_log_weights(params.weights), (n, K)).copy()
+    xhat = np.broadcast_to(params.means[:, None, :], (K, n, d)).copy()
+    if cov.name in ("full", "tied"):
+        cond = np.broadcast_to(params.covariances, (K, 1, d, d)).copy()
+        return _Block(np.zeros(n), log_resp, xhat, cond, np.zeros(n, dtype=np.intp))
+    var = params.covariances if cov.name == "diag" else params.covariances[:, None]
+    cond = np.broadcast_to(np.broadcast_to(var, (K, d))[:, None, :], (K, n, d)).copy()
+    return _Block(np.zeros(n), log_resp, xhat, cond, None)
+
+
+def _draw(
+    block: _Block, resp: np.ndarray, cov: Covariance, rng: np.random.RandomState
+) -> np.ndarray:
+    """One draw of each row from its conditional mixture, shape (n, d)."""
+    n = resp.shape[0]
+    u = np.asarray(rng.uniform(size=n))
+    labels = np.minimum((resp.cumsum(axis=1) < u[:, None]).sum(axis=1), resp.shape[1] - 1)
+    mean: np.ndarray = block.xhat[labels, np.arange(n)]
+    noise = rng.standard_normal(size=mean.shape)
+    if block.group is not None:
+        # A PSD square root of each conditional covariance (zero on x_o).
+        vals, vecs = np.linalg.eigh(block.cond[labels, block.group])
+        roots = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]
+        return mean + np.einsum("nij,nj->ni", roots, noise)
+    return mean + np.sqrt(block.cond[labels, np.arange(n)]) * noise
