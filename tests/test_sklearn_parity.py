@@ -81,6 +81,18 @@ def test_same_start_same_fit_tight_tol(covariance_type: str) -> None:
     assert_same_fit(ours, theirs, X)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_component_stops_at_the_same_iteration(covariance_type: str) -> None:
+    # One component reaches its fixed point after one M-step; the next bound equals
+    # the last up to rounding, which must not count as a decrease (regression test:
+    # it stopped one iteration early in about a third of the cases).
+    for seed in range(10):
+        X = 100.0 + 3.0 * np.random.RandomState(seed).normal(size=(50, 3))
+        ours, theirs = _fit_both(X, covariance_type=covariance_type)
+        assert ours.n_iter_ == theirs.n_iter_ == 2
+        assert_same_fit(ours, theirs, X)
+
+
 def test_where_sklearn_lowers_the_likelihood_gaussmix_stops_before() -> None:
     # reg_covar makes EM inexact: here scikit-learn's last M-step lowers the
     # likelihood (its lower_bounds_ decrease); gaussmix keeps the better parameters

@@ -60,6 +60,8 @@ SeedPoints = Callable[[Params, int], np.ndarray]
 """``(params, m) -> points`` of shape (m', d), m' <= m: rows worst explained by ``params``."""
 
 _TINY_MASS = 10 * np.finfo(np.float64).eps
+# Relative size of rounding noise in a mean log-likelihood computed in float64.
+_ROUNDING = 1e-12
 MIN_MASS_FRACTION = 1e-9
 """A component with less responsibility mass than this share of the row weight collapsed."""
 MAX_RESEEDS = 3
@@ -314,10 +316,14 @@ def run_em(
     for n_iter in range(1, max_iter + 1):
         stats = expectation(params)
         new_bound = stats.log_likelihood / stats.total_weight
-        if new_bound < lower_bound and lower_bounds:
+        if lower_bounds and new_bound < lower_bound - _ROUNDING * (1.0 + abs(lower_bound)):
             # The last M-step lowered the likelihood: keep the parameters before it.
             params, n_iter, converged = previous, n_iter - 1, True
             break
+        if lower_bounds:
+            # A drop within rounding error (at a fixed point) is no change, as in
+            # scikit-learn's stopping rule, and is recorded as none.
+            new_bound = max(new_bound, lower_bound)
         change = new_bound - lower_bound
         lower_bound = new_bound
         lower_bounds.append(new_bound)
