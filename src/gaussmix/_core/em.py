@@ -228,7 +228,7 @@ class Reseeder:
             self.counts[reseed] += 1
             self.n_reseeds += int(reseed.sum())
             logger.info("re-seeded collapsed component(s) %s", np.flatnonzero(reseed).tolist())
-        if replace.any():
+        if collapsed.any():  # something new was re-seeded or dropped
             self.n_changes += 1
         weights /= weights.sum()
         return Params(weights, means, covariances, cov.cholesky_precisions(covariances))
