@@ -24,10 +24,12 @@ from ._core.covariance import (
     Params,
     get_covariance,
 )
-from ._core.em import EMResult, Reseeder, run_em
+from ._core.em import EMResult, Reseeder, m_step, run_em
 from ._core.init import INIT_METHODS
 from ._core.missing import MissingRows, check_missing
 from ._core.missing import impute as impute_missing
+from ._core.online import step_size, stepwise_update
+from ._core.stats import Stats
 from ._validation import (
     check_choice,
     check_finite,
@@ -38,6 +40,7 @@ from ._validation import (
 )
 from .backends import Rows
 from .backends.numpy import NumpyRows
+from .distributed import block_rows
 
 __all__ = ["GaussianMixture"]
 
@@ -90,6 +93,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
     learning_offset : float >= 0, default=2.0
         t0 in that step size; larger values damp the first online steps.
+    learning_decay : float in (0.5, 1], default=0.7
+        κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
+    learning_offset : float >= 0, default=2.0
+        t0 in that step size; larger values damp the first online steps.
 
     Attributes
     ----------
@@ -138,6 +145,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         missing: str = "error",
+        learning_decay: float = 0.7,
+        learning_offset: float = 2.0,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -154,6 +163,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.missing = missing
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
@@ -236,7 +247,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self
         """
-        self.fit_predict(X, y, sample_weight=sample_weight)
+        self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
@@ -246,11 +257,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        rows, cov = self._fit(X, sample_weight)
+        return rows.map_log_resp(self._params, cov, lambda _, lr: lr.argmax(axis=1))
+
+    def _fit(self, X: Any, sample_weight: Any) -> tuple[Rows, Covariance]:
+        # fit itself computes no labels: for a file or a Dask array that pass is not free.
         cov = self._check_params()
         rows = self._rows(X, sample_weight, reset=True)
         self._check_init_arrays(cov, rows.n_features)
         self._fit_rows(rows, cov)
-        return rows.map_log_resp(self._params, cov, lambda _, lr: lr.argmax(axis=1))
+        return rows, cov
 
     def _rows(self, X: Any, sample_weight: Any = None, *, reset: bool) -> Rows:
         """Validated rows of X in the backend that suits it.
@@ -260,6 +276,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         if not reset:
             check_is_fitted(self)
+        blocks = block_rows(X, sample_weight, persist=reset)  # Dask collections, scan() files
+        if blocks is not None:
+            return self._check_block_rows(blocks, reset=reset)
         X = self._validate_X(X, reset=reset)
         weights = check_sample_weight(sample_weight, X.shape[0])
         if reset:
@@ -282,6 +301,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
             return rows
         return NumpyRows(X, weights)
+
+    def _check_block_rows(self, rows: Rows, *, reset: bool) -> Rows:
+        """The feature-count and row-count checks of ``_rows`` for block rows."""
+        if reset:
+            self.n_features_in_ = rows.n_features
+            self.__dict__.pop("feature_names_in_", None)
+            if rows.n_rows < self.n_components:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = "
+                    f"{self.n_components}, n_samples = {rows.n_rows}. "
+                    "Use fewer components or more data."
+                )
+        elif rows.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return rows
 
     def _fit_rows(self, rows: Rows, cov: Covariance) -> None:
         rng = check_random_state(self.random_state)
@@ -340,6 +377,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = list(best.lower_bounds)
         self.lower_bound_: float = best.lower_bound
+        self._online: tuple[Stats, int] | None = None  # partial_fit's running statistics
         self.n_reseeds_ = best.n_reseeds
         if best.n_reseeds or best.n_dropped:
             dropped = (
@@ -358,6 +396,60 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warn_if_regularization_dominates(
                 cov.variances(best.params.covariances), self.reg_covar, stacklevel=4
             )
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """One step of online (stepwise) EM on a batch of rows.
+
+        The first call initialises the model from its batch (``init_params`` or
+        the ``*_init`` arrays), unless the model is already fitted, in which case
+        it continues from the fitted parameters. Each call then computes the
+        batch's statistics under the current parameters, moves the running
+        statistics towards them by η_t = (t + ``learning_offset``)^(-``learning_decay``)
+        (t = 0, 1, ... counts the calls; the first batch's statistics replace the
+        running ones) and takes the M-step on the running statistics; see
+        :mod:`gaussmix._core.online`. ``fit`` discards the running statistics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch: an array, a chunk of a :func:`gaussmix.scan`, a Dask array
+            (for example one of ``X.blocks``) or a whole scan.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+            ``n_iter_`` counts the batches; ``lower_bound_`` is the last batch's mean
+            log-likelihood under the parameters it was given (``lower_bounds_`` all of
+            them, which need not increase); ``converged_`` stays False.
+        """
+        cov = self._check_params()
+        check_number("learning_decay", self.learning_decay, low=0.5, low_inclusive=False)
+        if self.learning_decay > 1:
+            raise ValueError(
+                f"Parameter 'learning_decay' must be in (0.5, 1]; got {self.learning_decay!r}."
+            )
+        check_number("learning_offset", self.learning_offset, low=0.0)
+        first = not hasattr(self, "weights_")
+        rows = self._rows(X, sample_weight, reset=first)
+        if first:
+            self._check_init_arrays(cov, rows.n_features)
+            params = self._initial_params(rows, cov, check_random_state(self.random_state))
+        else:
+            params = self._params
+        running, t = getattr(self, "_online", None) or (None, -1)
+        t += 1
+        batch = rows.expectation(params, cov)
+        step = step_size(t, self.learning_decay, self.learning_offset)
+        running = stepwise_update(running, batch, step, cov.name)
+        self._set_params(m_step(running, cov, self.reg_covar), cov)
+        self._online = (running, t)
+        self.converged_ = False
+        self.n_iter_ = t + 1
+        self.lower_bound_ = batch.log_likelihood / batch.total_weight
+        self.lower_bounds_ = [*(self.lower_bounds_ if t else []), self.lower_bound_]
+        return self
 
     def _verbose_callback(self, started: float) -> Any:
         if self.verbose < 2:
