@@ -616,6 +616,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         y = np.repeat(np.arange(self.n_components), counts)
         return X, y
 
+    def save(self, path: Any) -> Any:
+        """Write the fitted model to ``path`` as a safe model file (no code runs on load).
+
+        Read it back with :func:`gaussmix.load`; see :mod:`gaussmix.io` for the format.
+        The file is written to a temporary name and renamed, so an interrupted save
+        never leaves a half-written file.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from .io import save
+
+        return save(self, path)
+
     def _n_parameters(self) -> int:
         return get_covariance(self.covariance_type).n_parameters(
             self.n_components, self.means_.shape[1]

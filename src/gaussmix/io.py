@@ -1,0 +1,546 @@
+"""Model files: ``GaussianMixture.save(path)`` and ``gaussmix.load(path)``.
+
+A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file:
+an 8-byte little-endian header length, a JSON header, then the raw float64
+arrays. Loading it never executes code (unlike pickle), so a model file from an
+untrusted source is safe to open: the worst it can do is be rejected.
+
+Layout
+------
+Tensors (all ``F64``, shapes as in scikit-learn; K components, d features):
+
+===========================  ==============================================
+``weights``                  (K,)
+``means``                    (K, d)
+``covariances``              full (K, d, d), tied (d, d), diag (K, d), spherical (K,)
+``precisions_cholesky``      same shape as ``covariances``
+``init.weights_init`` …      only when the constructor was given initial arrays
+===========================  ==============================================
+
+The header's ``__metadata__`` holds two strings: ``gaussmix``, a JSON document
+(format name and version, gaussmix version, covariance type, ``n_components``,
+``n_features``, feature names, constructor parameters and the fit summary:
+``converged``, ``n_iter``, ``lower_bound``, ``lower_bounds``), and ``sha256``, a
+digest of that document and of every array's bytes, so that any accidental
+corruption (a flipped bit, a truncated copy) is detected.
+
+The loader checks everything before it builds a model: the header's size and
+structure, the format name and version, the required keys, dtypes, shapes
+consistent with the covariance type, K and d, the digest, finite values,
+symmetric positive-definite covariances, precision Cholesky factors consistent
+with them, and weights that are non-negative and sum to 1. Any failure raises
+:class:`ModelFileError` (a :class:`ValueError`) with one message that says what
+is wrong. Saving writes to a temporary file in the same directory and renames it
+over the target, so an interrupted save never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import linalg
+
+from ._core.covariance import COVARIANCE_TYPES, get_covariance
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._estimator import GaussianMixture
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "atomic_write",
+    "load",
+    "load_with_metadata",
+    "save",
+]
+
+FORMAT_NAME = "gaussmix.GaussianMixture"
+FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 16 * 2**20
+"""The largest JSON header the loader reads (a sanity bound, checked before reading)."""
+
+_ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
+_INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
+_META_KEYS = {
+    "format",
+    "format_version",
+    "gaussmix_version",
+    "covariance_type",
+    "n_components",
+    "n_features",
+    "feature_names",
+    "params",
+    "fit",
+}
+_FIT_KEYS = {"converged", "n_iter", "lower_bound", "lower_bounds"}
+_OPTIONAL_FIT_KEYS = {"n_reseeds"}
+
+
+class ModelFileError(ValueError):
+    """A model file is corrupt, truncated, tampered with, incomplete or of an unknown format."""
+
+
+# -- writing ---------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path`` and rename it over ``path`` on success.
+
+    An exception (or an interrupted process) leaves ``path`` untouched and removes
+    the temporary file, so readers never see a half-written file.
+
+    Parameters
+    ----------
+    path : path-like
+        The final file.
+    mode : {'wb', 'w'}
+        Binary or text (UTF-8) mode.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write '{target}': it is a directory")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"cannot write '{target}': no such directory '{directory}'")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        with open(fd, mode, **text) as f:  # type: ignore[call-overload]
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _default_mode())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
+        value = value.detach().cpu().numpy()
+    return np.ascontiguousarray(np.asarray(value, dtype=np.float64))
+
+
+def _json_param(name: str, value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if name == "device":
+        return str(value)
+    # A RandomState instance (or any other object) cannot be stored without code.
+    return None
+
+
+def _digest(meta_text: str, tensors: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    h.update(meta_text.encode("utf-8"))
+    for name in sorted(tensors):
+        h.update(b"\0" + name.encode("utf-8") + b"\0")
+        h.update(np.ascontiguousarray(tensors[name], dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+def _serialize(
+    meta: dict[str, Any], tensors: dict[str, np.ndarray], *, meta_text: str | None = None
+) -> bytes:
+    """The safetensors bytes of ``tensors`` with gaussmix metadata, deterministically.
+
+    Written here rather than by ``safetensors.numpy.save`` (whose metadata order
+    varies from run to run) so that saving a model twice gives identical files;
+    the result is a standard safetensors file that the library reads.
+    """
+    if meta_text is None:
+        meta_text = json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    header: dict[str, Any] = {
+        "__metadata__": {"gaussmix": meta_text, "sha256": _digest(meta_text, tensors)}
+    }
+    blobs = []
+    offset = 0
+    for name in sorted(tensors):
+        blob = np.ascontiguousarray(tensors[name], dtype="<f8").tobytes()
+        header[name] = {
+            "dtype": "F64",
+            "shape": list(tensors[name].shape),
+            "data_offsets": [offset, offset + len(blob)],
+        }
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-(8 + len(text)) % 8)  # the arrays start 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + b"".join(blobs)
+
+
+def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
+    """Write a fitted model to ``path`` (see the module docstring for the format).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model.
+    path : path-like
+        Destination; replaced atomically if it exists. ``.gmm`` is a good suffix.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    tensors = {name: _numpy(getattr(model, name + "_")) for name in _ARRAYS}
+    params = model.get_params(deep=False)
+    for name in _INIT_ARRAYS:
+        if params.get(name) is not None:
+            tensors["init." + name] = _numpy(params[name])
+    json_params = {k: _json_param(k, v) for k, v in params.items() if k not in _INIT_ARRAYS}
+    names = getattr(model, "feature_names_in_", None)
+    meta: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "gaussmix_version": __version__,
+        "covariance_type": str(model.covariance_type),
+        "n_components": int(tensors["means"].shape[0]),
+        "n_features": int(tensors["means"].shape[1]),
+        "feature_names": None if names is None else [str(n) for n in names],
+        "params": json_params,
+        "fit": {
+            "converged": bool(model.converged_),
+            "n_iter": int(model.n_iter_),
+            # -inf (no iteration ran) is not JSON: it is stored as null.
+            "lower_bound": float(model.lower_bound_) if np.isfinite(model.lower_bound_) else None,
+            "lower_bounds": [float(b) for b in model.lower_bounds_],
+        },
+    }
+    if hasattr(model, "n_reseeds_"):
+        meta["fit"]["n_reseeds"] = int(model.n_reseeds_)
+    data = _serialize(meta, tensors)
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
+# -- reading ---------------------------------------------------------------------
+def load(path: str | os.PathLike[str]) -> GaussianMixture:
+    """Read a model written by :meth:`GaussianMixture.save`, validating everything.
+
+    No code from the file is ever executed.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    GaussianMixture
+        A fitted model whose arrays are bitwise those that were saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFileError
+        (a ValueError) If the file is not a valid gaussmix model file: truncated,
+        corrupt, tampered with, of an unknown format version, or holding
+        parameters that do not describe a valid mixture.
+    """
+    return load_with_metadata(path)[0]
+
+
+def load_with_metadata(path: str | os.PathLike[str]) -> tuple[GaussianMixture, dict[str, Any]]:
+    """Like :func:`load`, also returning the file's metadata (format, versions, fit summary)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            prefix = f.read(8)
+            header_len = _check_header_length(prefix, size)
+            header_bytes = f.read(header_len)
+            header = _parse_header(header_bytes)
+            layout, data_len = _check_layout(header)
+            if 8 + header_len + data_len != size:
+                raise ModelFileError(
+                    f"the file holds {size} bytes but its header describes "
+                    f"{8 + header_len + data_len}: it is truncated or has extra bytes"
+                )
+            data = f.read(data_len)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No such model file: '{path}'.") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"'{path}' is a directory, not a gaussmix model file.") from None
+    except ModelFileError as exc:
+        raise ModelFileError(f"'{path}' is not a valid gaussmix model file: {exc}.") from None
+    try:
+        return _build(header, layout, prefix + header_bytes + data)
+    except ModelFileError as exc:
+        raise ModelFileError(f"'{path}' is not a valid gaussmix model file: {exc}.") from None
+
+
+def _check_header_length(prefix: bytes, size: int) -> int:
+    if len(prefix) < 8:
+        raise ModelFileError(f"it is only {size} bytes long (truncated or empty)")
+    header_len = int.from_bytes(prefix, "little")
+    if header_len < 2 or header_len > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"its header length {header_len} is outside 2..{MAX_HEADER_BYTES} bytes "
+            "(not a safetensors file, or corrupt)"
+        )
+    if header_len > size - 8:
+        raise ModelFileError(
+            f"its header claims {header_len} bytes but only {size - 8} follow (truncated)"
+        )
+    return header_len
+
+
+def _parse_header(header_bytes: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(header_bytes.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ModelFileError(f"its header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise ModelFileError("its header is not a JSON object")
+    return header
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard constant {name}")
+
+
+def _check_layout(header: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    """Tensor names and shapes, and the data length the header describes."""
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or set(meta) != {"gaussmix", "sha256"}:
+        raise ModelFileError("its header has no gaussmix metadata (not a gaussmix model file)")
+    names = set(header) - {"__metadata__"}
+    allowed = set(_ARRAYS) | {"init." + n for n in _INIT_ARRAYS}
+    missing = [n for n in _ARRAYS if n not in names]
+    if missing:
+        raise ModelFileError(f"it lacks the array(s) {', '.join(missing)}")
+    unknown = sorted(names - allowed)
+    if unknown:
+        raise ModelFileError(f"it has unknown array(s) {', '.join(unknown)}")
+    layout: dict[str, tuple[int, ...]] = {}
+    spans = []
+    for name in names:
+        info = header[name]
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            raise ModelFileError(f"the entry of array '{name}' is malformed")
+        if info["dtype"] != "F64":
+            raise ModelFileError(f"array '{name}' has dtype {info['dtype']!r}, expected 'F64'")
+        shape, offsets = info["shape"], info["data_offsets"]
+        if not (isinstance(shape, list) and all(_is_count(s) for s in shape) and len(shape) <= 3):
+            raise ModelFileError(f"array '{name}' has an invalid shape {shape!r}")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
+            raise ModelFileError(f"array '{name}' has invalid data offsets {offsets!r}")
+        begin, end = offsets
+        if end - begin != 8 * math.prod(shape):
+            raise ModelFileError(f"array '{name}' has offsets that do not match its shape")
+        layout[name] = tuple(shape)
+        spans.append((begin, end))
+    spans.sort()
+    position = 0
+    for begin, end in spans:
+        if begin != position:
+            raise ModelFileError("its arrays overlap or leave gaps")
+        position = end
+    return layout, position
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _build(
+    header: dict[str, Any], layout: dict[str, tuple[int, ...]], raw: bytes
+) -> tuple[GaussianMixture, dict[str, Any]]:
+    from safetensors.numpy import load as st_load
+
+    from ._estimator import GaussianMixture
+
+    meta_text = header["__metadata__"]["gaussmix"]
+    digest = header["__metadata__"]["sha256"]
+    try:
+        tensors = st_load(raw)
+    except Exception as exc:  # the library's own error types vary between versions
+        raise ModelFileError(f"safetensors could not decode it ({exc})") from None
+    tensors = {k: np.asarray(v, dtype=np.float64) for k, v in tensors.items()}
+    if not isinstance(meta_text, str) or not isinstance(digest, str):
+        raise ModelFileError("its metadata is malformed")
+    if _digest(meta_text, tensors) != digest:
+        raise ModelFileError(
+            "its checksum does not match its contents (the file is corrupt or was modified)"
+        )
+    meta = _parse_meta(meta_text)
+    cov = get_covariance(meta["covariance_type"])
+    K, d = meta["n_components"], meta["n_features"]
+    expected = {
+        "weights": (K,),
+        "means": (K, d),
+        "covariances": cov.shape(K, d),
+        "precisions_cholesky": cov.shape(K, d),
+    }
+    for name, shape in expected.items():
+        if layout[name] != shape:
+            raise ModelFileError(
+                f"array '{name}' has shape {layout[name]}, but a {cov.name!r} mixture with "
+                f"{K} components and {d} features needs {shape}"
+            )
+    for name, array in tensors.items():
+        if not np.all(np.isfinite(array)):
+            raise ModelFileError(f"array '{name}' contains NaN or infinite values")
+    _check_mixture(cov.name, tensors)
+
+    params = dict(meta["params"])
+    for name in _INIT_ARRAYS:
+        params[name] = tensors.get("init." + name)
+    accepted = GaussianMixture().get_params(deep=False)
+    model = GaussianMixture(**{k: v for k, v in params.items() if k in accepted})
+    try:
+        model._check_params()
+        model._check_init_arrays(cov, d)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"its constructor parameters are invalid ({exc})") from None
+    if model.n_components != K or model.covariance_type != cov.name:
+        raise ModelFileError("its parameters disagree with its n_components or covariance_type")
+
+    fit = meta["fit"]
+    model.weights_ = tensors["weights"]
+    model.means_ = tensors["means"]
+    model.covariances_ = tensors["covariances"]
+    model.precisions_cholesky_ = tensors["precisions_cholesky"]
+    model.precisions_ = cov.precisions(model.precisions_cholesky_)
+    model.converged_ = fit["converged"]
+    model.n_iter_ = fit["n_iter"]
+    model.lower_bound_ = fit["lower_bound"]
+    model.lower_bounds_ = list(fit["lower_bounds"])
+    if "n_reseeds" in fit:
+        model.n_reseeds_ = fit["n_reseeds"]
+    model.n_features_in_ = d
+    if meta["feature_names"] is not None:
+        model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+    return model, meta
+
+
+def _parse_meta(meta_text: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(meta_text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise ModelFileError(f"its metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError("its metadata is not a JSON object")
+    if meta.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"its format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    version: Any = meta.get("format_version")
+    if not _is_count(version) or version < 1:
+        raise ModelFileError(f"its format version {version!r} is invalid")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"it uses format version {version}, written by gaussmix "
+            f"{meta.get('gaussmix_version', '?')}; this gaussmix ({__version__}) reads "
+            f"version {FORMAT_VERSION} only: upgrade gaussmix to load it"
+        )
+    missing = sorted(_META_KEYS - set(meta))
+    if missing:
+        raise ModelFileError(f"its metadata lacks {', '.join(missing)}")
+    if meta["covariance_type"] not in COVARIANCE_TYPES:
+        raise ModelFileError(f"its covariance type {meta['covariance_type']!r} is unknown")
+    for key in ("n_components", "n_features"):
+        if not _is_count(meta[key]) or meta[key] < 1:
+            raise ModelFileError(f"its {key} {meta[key]!r} is not a positive integer")
+    names = meta["feature_names"]
+    if names is not None and not (
+        isinstance(names, list)
+        and len(names) == meta["n_features"]
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise ModelFileError("its feature names are not n_features strings")
+    if not isinstance(meta["params"], dict):
+        raise ModelFileError("its constructor parameters are not a JSON object")
+    fit = meta["fit"]
+    if not isinstance(fit, dict) or not _FIT_KEYS <= set(fit) <= _FIT_KEYS | _OPTIONAL_FIT_KEYS:
+        raise ModelFileError(
+            f"its fit summary must have the keys {sorted(_FIT_KEYS)} "
+            f"(and optionally {sorted(_OPTIONAL_FIT_KEYS)})"
+        )
+    if "n_reseeds" in fit and not _is_count(fit["n_reseeds"]):
+        raise ModelFileError("its fit summary is malformed")
+    bounds = fit["lower_bounds"]
+    if not (
+        isinstance(fit["converged"], bool)
+        and _is_count(fit["n_iter"])
+        and isinstance(bounds, list)
+        and all(_is_finite_number(b) for b in bounds)
+        and (_is_finite_number(fit["lower_bound"]) or (not bounds and fit["lower_bound"] is None))
+    ):
+        raise ModelFileError("its fit summary is malformed")
+    if bounds and fit["lower_bound"] != bounds[-1]:
+        raise ModelFileError("its lower_bound is not the last of its lower_bounds")
+    fit["lower_bound"] = float(fit["lower_bound"]) if bounds else -np.inf
+    fit["lower_bounds"] = [float(b) for b in bounds]
+    return meta
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_mixture(covariance_type: str, tensors: dict[str, np.ndarray]) -> None:
+    weights = tensors["weights"]
+    if np.any(weights < 0):
+        raise ModelFileError("its weights are not all non-negative")
+    if abs(float(weights.sum()) - 1.0) > 1e-8:
+        raise ModelFileError(f"its weights sum to {float(weights.sum())!r}, not 1")
+    cov, chol = tensors["covariances"], tensors["precisions_cholesky"]
+    if covariance_type in ("diag", "spherical"):
+        if np.any(cov <= 0):
+            raise ModelFileError("its variances are not all positive")
+        if np.any(chol <= 0) or not np.allclose(chol, 1.0 / np.sqrt(cov), rtol=1e-8, atol=0.0):
+            raise ModelFileError("its precisions_cholesky do not match its covariances")
+        return
+    matrices = cov[None] if covariance_type == "tied" else cov
+    factors = chol[None] if covariance_type == "tied" else chol
+    eye = np.eye(matrices.shape[-1])
+    for k, (c, p) in enumerate(zip(matrices, factors, strict=True)):
+        which = "the tied covariance" if covariance_type == "tied" else f"covariance {k}"
+        scale = float(np.max(np.abs(c)))
+        if not np.all(np.abs(c - c.T) <= 1e-8 * scale):
+            raise ModelFileError(f"{which} is not symmetric")
+        try:
+            linalg.cholesky(c, lower=True)
+        except linalg.LinAlgError:
+            raise ModelFileError(f"{which} is not positive definite") from None
+        eig = np.linalg.eigvalsh(c)
+        if eig[0] <= 0:
+            raise ModelFileError(f"{which} is not positive definite")
+        tol = 1e-6 + 1e3 * np.finfo(np.float64).eps * float(eig[-1] / eig[0])
+        if not np.all(np.abs(p.T @ c @ p - eye) <= tol):
+            raise ModelFileError(f"the precisions_cholesky of {which} do not match it")

@@ -1,0 +1,296 @@
+"""Model selection: fit every (K, covariance type) candidate and rank them.
+
+``gaussmix.select`` fits one :class:`~gaussmix.GaussianMixture` per number of
+components and covariance type, in parallel, and scores each with three
+information criteria. **Lower is better for all three** (scikit-learn's sign
+convention; R's mclust reports the same quantities negated, higher is better):
+
+- ``bic = -2 log L + p log n``
+- ``aic = -2 log L + 2 p``
+- ``icl = bic + 2 H``, where ``H = -Σ_i Σ_k r_ik log r_ik ≥ 0`` is the entropy
+  of the responsibilities: ICL (Biernacki, Celeux & Govaert, 2000; mclust's
+  ``icl``) adds a penalty for overlapping components, so it prefers
+  well-separated clusters.
+
+Here ``log L`` is the total log-likelihood of the data, ``p`` the number of free
+parameters and ``n`` the number of rows.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import xlogy
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+
+from ._core.covariance import COVARIANCE_TYPES
+from ._estimator import GaussianMixture
+from ._validation import check_choice, check_finite
+
+__all__ = ["CRITERIA", "SelectionResult", "select"]
+
+CRITERIA = ("bic", "aic", "icl")
+COLUMNS = (
+    "n_components",
+    "covariance_type",
+    "log_likelihood",
+    "n_parameters",
+    "bic",
+    "aic",
+    "icl",
+    "converged",
+    "n_iter",
+    "error",
+)
+
+
+@dataclass
+class SelectionResult:
+    """The outcome of :func:`select`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame or list of dict
+        One row per candidate, in the order they were listed (covariance types
+        outer, K inner), with the columns ``n_components``, ``covariance_type``,
+        ``log_likelihood``, ``n_parameters``, ``bic``, ``aic``, ``icl``,
+        ``converged``, ``n_iter`` and ``error`` (``None``, or the message of a
+        candidate that could not be fitted, whose scores are then NaN). A pandas
+        DataFrame when pandas is importable, otherwise the list of dicts
+        :attr:`records`.
+    records : list of dict
+        The same rows as plain dicts, whether or not pandas is installed.
+    best_ : GaussianMixture
+        The fitted candidate with the lowest criterion.
+    best_params_ : dict
+        ``{'n_components': K, 'covariance_type': name}`` of the winner.
+    best_index_ : int
+        The winner's row in :attr:`records`.
+    criterion : str
+        'bic', 'aic' or 'icl'.
+    n_samples : int
+        Rows the candidates were fitted on.
+    models_ : dict
+        ``(n_components, covariance_type) -> GaussianMixture`` for every candidate
+        that could be fitted.
+    """
+
+    records: list[dict[str, Any]]
+    best_: GaussianMixture
+    best_params_: dict[str, Any]
+    best_index_: int
+    criterion: str
+    n_samples: int
+    models_: dict[tuple[int, str], GaussianMixture] = field(repr=False)
+
+    @property
+    def table(self) -> Any:
+        try:
+            import pandas as pd
+        except ImportError:
+            return self.records
+        return pd.DataFrame.from_records(self.records, columns=list(COLUMNS))
+
+    @property
+    def best_score_(self) -> float:
+        """The winner's criterion value."""
+        return float(self.records[self.best_index_][self.criterion])
+
+    def __repr__(self) -> str:
+        p = self.best_params_
+        return (
+            f"SelectionResult(best: n_components={p['n_components']}, "
+            f"covariance_type={p['covariance_type']!r}, {self.criterion}="
+            f"{self.best_score_:.6g}; {len(self.records)} candidates)"
+        )
+
+
+def select(
+    X: Any,
+    n_components: int | Iterable[int] = range(1, 10),
+    covariance_types: str | Iterable[str] = ("full", "tied", "diag", "spherical"),
+    criterion: str = "bic",
+    n_init: int = 1,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+    *,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    **gm_kwargs: Any,
+) -> SelectionResult:
+    """Fit a mixture for every (K, covariance type) pair and pick the best by a criterion.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        A DataFrame's column names are kept by the fitted models.
+    n_components : int or iterable of int, default=range(1, 10)
+        Numbers of components to try.
+    covariance_types : str or iterable of str, default=all four
+        Among 'full', 'tied', 'diag', 'spherical'.
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        What to minimise (see the module docstring; lower is better for all).
+    n_init : int, default=1
+        Initializations per candidate (the best is kept).
+    random_state : int, RandomState instance or None, default=None
+        An int gives every candidate the same seed (reproducible, and the same
+        as fitting each candidate by hand with that seed); a RandomState draws
+        one seed per candidate in order.
+    n_jobs : int or None, default=None
+        Candidates fitted in parallel with joblib, as in scikit-learn: ``None``
+        means 1 unless inside a ``joblib.parallel_config`` context, -1 means all
+        processors.
+    callback : callable, optional
+        Called with each candidate's row (a dict) as soon as it is scored (for
+        progress reporting).
+    **gm_kwargs
+        Other :class:`GaussianMixture` parameters (``tol``, ``max_iter``,
+        ``reg_covar``, ``init_params``, ...), the same for every candidate.
+
+    Returns
+    -------
+    SelectionResult
+
+    Raises
+    ------
+    ValueError
+        If an option is invalid, X is not a finite numeric matrix, or no
+        candidate could be fitted (the message gives the first failure).
+        A candidate that fails (for example with an ill-defined covariance) is
+        recorded in the table with its error; it does not stop the others.
+    """
+    ks = _components(n_components)
+    types = _covariance_types(covariance_types)
+    check_choice("criterion", criterion, CRITERIA)
+    for name in ("n_components", "covariance_type", "n_init", "random_state"):
+        if name in gm_kwargs:
+            raise TypeError(f"select() sets {name!r} itself; pass it as select's own argument.")
+    _check_X(X)
+    n_samples = len(X)
+
+    candidates = [(k, t) for t in types for k in ks]
+    if isinstance(random_state, numbers.Integral) or random_state is None:
+        seeds: list[Any] = [random_state] * len(candidates)
+    else:
+        rng = check_random_state(random_state)
+        seeds = [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=len(candidates))]
+
+    from joblib import Parallel, delayed
+
+    jobs = (
+        delayed(_fit_candidate)(X, k, t, n_init, seed, gm_kwargs)
+        for (k, t), seed in zip(candidates, seeds, strict=True)
+    )
+    records: list[dict[str, Any]] = []
+    models: dict[tuple[int, str], GaussianMixture] = {}
+    for record, model in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+        records.append(record)
+        if model is not None:
+            models[record["n_components"], record["covariance_type"]] = model
+        if callback is not None:
+            callback(dict(record))
+
+    scores = [r[criterion] for r in records]
+    valid = [i for i, s in enumerate(scores) if np.isfinite(s)]
+    if not valid:
+        first = records[0]["error"]
+        raise ValueError(f"No candidate could be fitted. The first error: {first}")
+    best = min(valid, key=lambda i: scores[i])
+    key = (records[best]["n_components"], records[best]["covariance_type"])
+    return SelectionResult(
+        records=records,
+        best_=models[key],
+        best_params_={"n_components": key[0], "covariance_type": key[1]},
+        best_index_=best,
+        criterion=criterion,
+        n_samples=n_samples,
+        models_=models,
+    )
+
+
+def _components(n_components: Any) -> list[int]:
+    values = [n_components] if isinstance(n_components, numbers.Integral) else n_components
+    try:
+        ks = list(values)
+    except TypeError:
+        raise TypeError(
+            f"n_components must be an int or an iterable of ints; got {n_components!r}."
+        ) from None
+    if not ks:
+        raise ValueError("n_components is empty: give at least one number of components.")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"n_components must hold integers >= 1; got {k!r}.")
+    return list(dict.fromkeys(int(k) for k in ks))
+
+
+def _covariance_types(covariance_types: Any) -> list[str]:
+    types = [covariance_types] if isinstance(covariance_types, str) else list(covariance_types)
+    if not types:
+        raise ValueError("covariance_types is empty: give at least one covariance type.")
+    for t in types:
+        check_choice("covariance_type", t, tuple(COVARIANCE_TYPES))
+    return list(dict.fromkeys(types))
+
+
+def _check_X(X: Any) -> None:
+    try:
+        array = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+    except (TypeError, ValueError) as exc:
+        text = str(exc)
+        if "convert" in text or "argument must be" in text:
+            raise ValueError(
+                f"X must hold numbers only, but converting it to float failed ({text}). "
+                "Drop or encode the non-numeric columns first."
+            ) from None
+        raise
+    check_finite(array)
+
+
+def _fit_candidate(
+    X: Any, k: int, covariance_type: str, n_init: int, seed: Any, gm_kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], GaussianMixture | None]:
+    record: dict[str, Any] = {
+        "n_components": k,
+        "covariance_type": covariance_type,
+        "log_likelihood": np.nan,
+        "n_parameters": np.nan,
+        "bic": np.nan,
+        "aic": np.nan,
+        "icl": np.nan,
+        "converged": False,
+        "n_iter": 0,
+        "error": None,
+    }
+    model = GaussianMixture(
+        k, covariance_type=covariance_type, n_init=n_init, random_state=seed, **gm_kwargs
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X)
+        log_norm = model.score_samples(X)
+        resp = model.predict_proba(X)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        record["error"] = " ".join(str(exc).split()) or type(exc).__name__
+        return record, None
+    n = log_norm.shape[0]
+    log_likelihood = float(np.sum(log_norm, dtype=np.float64))
+    p = model._n_parameters()
+    bic = -2.0 * log_likelihood + p * np.log(n)
+    entropy = -float(np.sum(xlogy(resp, resp), dtype=np.float64))
+    record.update(
+        log_likelihood=log_likelihood,
+        n_parameters=p,
+        bic=float(bic),
+        aic=float(-2.0 * log_likelihood + 2.0 * p),
+        icl=float(bic + 2.0 * entropy),
+        converged=bool(model.converged_),
+        n_iter=int(model.n_iter_),
+    )
+    return record, model
