@@ -152,6 +152,8 @@ def test_distributed_fit_matches_numpy_and_outputs_are_lazy(client):
     score = gm.score(dX)
     assert isinstance(score, float)
     assert score == pytest.approx(ref.score(X), abs=1e-10)
+    assert gm.bic(dX) == pytest.approx(ref.bic(X), rel=1e-12)
+    assert gm.aic(dX) == pytest.approx(ref.aic(X), rel=1e-12)
 
 
 def test_sample_weight_as_dask_or_numpy(client):
