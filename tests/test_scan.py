@@ -137,6 +137,9 @@ def test_missing_and_unreadable_files(tmp_path):
     np.save(tmp_path / "flat.npy", X[:, 0])
     with pytest.raises(ValueError, match="expected a 2-D"):
         scan(tmp_path / "flat.npy")
+    np.save(tmp_path / "empty.npy", np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="0 sample"):
+        GaussianMixture(1).fit(scan(tmp_path / "empty.npy"))
     with pytest.raises(ValueError, match="chunk_rows must be a positive integer"):
         scan(_write(tmp_path, "npy"), chunk_rows=0)
 

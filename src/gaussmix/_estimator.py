@@ -304,6 +304,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_block_rows(self, rows: Rows, *, reset: bool) -> Rows:
         """The feature-count and row-count checks of ``_rows`` for block rows."""
+        if rows.n_rows == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape=(0, {rows.n_features})) while a "
+                "minimum of 1 is required."
+            )
         if reset:
             self.n_features_in_ = rows.n_features
             self.__dict__.pop("feature_names_in_", None)
