@@ -89,6 +89,14 @@ def test_chunking_invariance_matches_numpy(covariance_type, chunks):
     _assert_same_fit(gm, ref)
 
 
+def test_threaded_scheduler_matches_numpy():
+    kw = dict(EXACT, covariance_type="diag", **START)
+    ref = GaussianMixture(**kw).fit(X)
+    with dask.config.set(scheduler="threads"):
+        gm = GaussianMixture(**kw).fit(da.from_array(X, chunks=(100, 3)))
+    _assert_same_fit(gm, ref)
+
+
 @pytest.mark.usefixtures("synchronous")
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
 def test_default_initialisations_match_numpy_on_small_data(init_params):
