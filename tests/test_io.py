@@ -365,3 +365,21 @@ def test_max_iter_zero_round_trip(faithful, tmp_path):
     loaded = load(tmp_path / "m.gmm")
     assert loaded.lower_bounds_ == [] and loaded.lower_bound_ == -np.inf
     np.testing.assert_array_equal(loaded.means_, model.means_)
+
+
+def test_device_round_trips_and_never_blocks_loading(faithful, models, tmp_path):
+    if "device" not in GaussianMixture().get_params():
+        pytest.skip("this GaussianMixture has no device parameter")
+    model = GaussianMixture(2, device="cpu", random_state=0).fit(faithful)
+    model.save(tmp_path / "cpu.gmm")
+    assert load(tmp_path / "cpu.gmm").device == "cpu"
+    # A model saved on a GPU machine loads on any machine (the device is checked on use).
+    meta, tensors = _parts(models["full"])
+    meta["params"]["device"] = "cuda:7"
+    path = tmp_path / "gpu.gmm"
+    path.write_bytes(gio._serialize(meta, tensors))
+    loaded = load(path)
+    assert loaded.device == "cuda:7"
+    np.testing.assert_array_equal(loaded.means_, models["full"].means_)
+    meta["params"]["device"] = 3
+    _reject(tmp_path, gio._serialize(meta, tensors), match="device 3 is not a string")

@@ -38,6 +38,9 @@ __all__ = ["main"]
 
 _CLI_EXTRA = 'pip install "gaussmix[cli]"'
 _PROGRESS_DELAY_S = 1.0
+_STREAM_BYTES = 256 * 2**20
+"""Data files larger than this are fitted through ``gaussmix.scan`` (one pass per EM
+iteration, memory bounded by its chunk size) instead of being read into memory."""
 
 
 class CliError(Exception):
@@ -240,6 +243,22 @@ def _open_data(path: str, columns: Sequence[str] | None, model: Any = None) -> A
     return data
 
 
+def _fit_input(data: Any) -> Any:
+    """What to fit: a gaussmix.scan of a large file where possible, else its rows."""
+    if data.path.stat().st_size > _STREAM_BYTES:
+        try:
+            from .scan import scan
+
+            return scan(data.path, columns=list(data.selected))
+        except (ImportError, ValueError, TypeError):
+            pass  # a format scan does not read (for example .gz): read it into memory
+    return _read_all(data)
+
+
+def _n_rows(X: Any) -> int:
+    return int(X.n_rows if hasattr(X, "n_rows") else X.shape[0])
+
+
 def _read_all(data: Any) -> np.ndarray:
     X = data.read()
     if X.shape[0] == 0:
@@ -260,7 +279,7 @@ def _feature_labels(model: Any) -> list[str]:
     return [f"x{i}" for i in range(model.n_features_in_)]
 
 
-def _summary(model: Any, X: np.ndarray | None = None) -> dict[str, Any]:
+def _summary(model: Any, X: Any = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n_components": int(model.n_components),
         "covariance_type": model.covariance_type,
@@ -274,7 +293,7 @@ def _summary(model: Any, X: np.ndarray | None = None) -> dict[str, Any]:
         "means": model.means_.tolist(),
     }
     if X is not None:
-        out["n_samples"] = int(X.shape[0])
+        out["n_samples"] = _n_rows(X)
         out["bic"] = model.bic(X)
         out["aic"] = model.aic(X)
     return out
@@ -460,7 +479,7 @@ def _build_app() -> Any:
             **_estimator_kwargs(device),
         )
         data_file = _open_data(data, columns)
-        X = _read_all(data_file)
+        X = _fit_input(data_file)
         show = not quiet and not as_json and _interactive()
         selection = None
         with _warnings_as_lines(quiet or as_json):
@@ -501,7 +520,7 @@ def _build_app() -> Any:
             )
         console.print(
             f"Fitted K = {model.n_components}, {model.covariance_type} covariance{how} "
-            f"to {X.shape[0]} rows, {X.shape[1]} columns "
+            f"to {summary['n_samples']} rows, {model.n_features_in_} columns "
             f"({', '.join(summary['features'])})."
         )
         state = "converged" if model.converged_ else "did NOT converge"
@@ -711,7 +730,7 @@ def _build_app() -> Any:
             **_estimator_kwargs(device),
         )
         data_file = _open_data(data, columns)
-        X = _read_all(data_file)
+        X = _fit_input(data_file)
         show = not quiet and not as_json and _interactive()
         with _warnings_as_lines(quiet or as_json):
             result = _run_select(
@@ -829,7 +848,10 @@ def _run(app: Any, argv: list[str]) -> int:
         return _error("aborted", 1)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    return int(result) if isinstance(result, int) else 0
+    code = int(result) if isinstance(result, int) else 0
+    if code == 130:  # typer turns Ctrl-C into exit status 130
+        print("gaussmix: interrupted", file=sys.stderr)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -424,11 +424,19 @@ def _build(
         params[name] = tensors.get("init." + name)
     accepted = GaussianMixture().get_params(deep=False)
     model = GaussianMixture(**{k: v for k, v in params.items() if k in accepted})
+    # A model fitted on a GPU loads anywhere: its device is checked when it is used.
+    device = params.get("device")
+    if "device" in accepted:
+        if device is not None and not isinstance(device, str):
+            raise ModelFileError(f"its device {device!r} is not a string")
+        model.set_params(device=None)
     try:
         model._check_params()
         model._check_init_arrays(cov, d)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"its constructor parameters are invalid ({exc})") from None
+    if "device" in accepted:
+        model.set_params(device=device)
     if model.n_components != K or model.covariance_type != cov.name:
         raise ModelFileError("its parameters disagree with its n_components or covariance_type")
 

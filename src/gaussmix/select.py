@@ -171,7 +171,6 @@ def select(
         if name in gm_kwargs:
             raise TypeError(f"select() sets {name!r} itself; pass it as select's own argument.")
     _check_X(X)
-    n_samples = len(X)
 
     candidates = [(k, t) for t in types for k in ks]
     if isinstance(random_state, numbers.Integral) or random_state is None:
@@ -193,7 +192,7 @@ def select(
         if model is not None:
             models[record["n_components"], record["covariance_type"]] = model
         if callback is not None:
-            callback(dict(record))
+            callback({k: v for k, v in record.items() if not k.startswith("_")})
 
     scores = [r[criterion] for r in records]
     valid = [i for i, s in enumerate(scores) if np.isfinite(s)]
@@ -201,6 +200,9 @@ def select(
         first = records[0]["error"]
         raise ValueError(f"No candidate could be fitted. The first error: {first}")
     best = min(valid, key=lambda i: scores[i])
+    n_samples = records[best].pop("_n_samples")
+    for record in records:
+        record.pop("_n_samples", None)
     key = (records[best]["n_components"], records[best]["covariance_type"])
     return SelectionResult(
         records=records,
@@ -239,6 +241,9 @@ def _covariance_types(covariance_types: Any) -> list[str]:
 
 
 def _check_X(X: Any) -> None:
+    """Fail early, with one message, on in-memory input that no candidate could fit."""
+    if hasattr(X, "dask") or hasattr(X, "map") or hasattr(X, "detach"):
+        return  # a Dask collection, a gaussmix.scan or a torch tensor: checked by fit
     try:
         array = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
     except (TypeError, ValueError) as exc:
@@ -274,8 +279,8 @@ def _fit_candidate(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X)
-        log_norm = model.score_samples(X)
-        resp = model.predict_proba(X)
+        log_norm = _numpy(model.score_samples(X))
+        resp = _numpy(model.predict_proba(X))
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         record["error"] = " ".join(str(exc).split()) or type(exc).__name__
         return record, None
@@ -292,5 +297,15 @@ def _fit_candidate(
         icl=float(bic + 2.0 * entropy),
         converged=bool(model.converged_),
         n_iter=int(model.n_iter_),
+        _n_samples=n,
     )
     return record, model
+
+
+def _numpy(array: Any) -> np.ndarray:
+    """An in-memory NumPy array from a NumPy, Dask or torch result."""
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    elif hasattr(array, "compute"):
+        array = array.compute()
+    return np.asarray(array)

@@ -1,0 +1,491 @@
+"""The gaussmix command line: every command, and every error path as one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("typer")
+pytest.importorskip("rich")
+
+from gaussmix import GaussianMixture, cli, load
+from gaussmix.datasets import load_old_faithful
+
+
+@pytest.fixture(scope="module")
+def faithful() -> np.ndarray:
+    return load_old_faithful()[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, faithful) -> dict[str, Path]:
+    """Data files in every format, and one fitted model (K=2, full, seed 0)."""
+    d = tmp_path_factory.mktemp("data")
+    out = {}
+    out["csv"] = d / "faithful.csv"
+    np.savetxt(out["csv"], faithful, delimiter=",", header="eruptions,waiting", comments="")
+    out["tsv"] = d / "faithful.tsv"
+    np.savetxt(out["tsv"], faithful, delimiter="\t", header="eruptions\twaiting", comments="")
+    out["headerless"] = d / "plain.txt"
+    np.savetxt(out["headerless"], faithful, delimiter=" ")
+    out["npy"] = d / "faithful.npy"
+    np.save(out["npy"], faithful)
+    out["shuffled"] = d / "shuffled.csv"
+    extra = np.column_stack([faithful[:, 1], np.arange(len(faithful)), faithful[:, 0]])
+    np.savetxt(out["shuffled"], extra, delimiter=";", header="waiting;id;eruptions", comments="")
+    out["mixed"] = d / "mixed.csv"
+    out["mixed"].write_text("a,b,name\n1,2,x\n3,4,y\n5,6,z\n")
+    out["ragged"] = d / "ragged.csv"
+    out["ragged"].write_text("a,b\n1,2\n3,4\n5\n")
+    out["missing"] = d / "missing.csv"
+    out["missing"].write_text("a,b\n1,2\n3,\n")
+    out["empty"] = d / "empty.csv"
+    out["empty"].write_text("")
+    out["junk"] = d / "junk.csv"
+    out["junk"].write_bytes(bytes(range(256)) * 4)
+    out["objects"] = d / "objects.npy"
+    np.save(out["objects"], np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    out["wide"] = d / "wide.npy"
+    np.save(out["wide"], np.ones((5, 3)))
+    out["model"] = d / "model.gmm"
+    main_ok(["fit", str(out["csv"]), "-k", "2", "--seed", "0", "-o", str(out["model"]), "-q"])
+    out["bad_model"] = d / "bad.gmm"
+    out["bad_model"].write_bytes(out["model"].read_bytes()[:-10])
+    return out
+
+
+def plain_model(path: Path) -> GaussianMixture:
+    """The model at ``path`` without its column names, to predict on plain arrays."""
+    model = load(path)
+    del model.feature_names_in_
+    return model
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def main_ok(argv: list[str]) -> None:
+    assert cli.main([str(a) for a in argv]) == 0
+
+
+def assert_error(code: int, out: str, err: str, match: str) -> None:
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("gaussmix: error: ")
+    assert match in lines[0], lines[0]
+    assert "Traceback" not in err and out == ""
+
+
+# -- commands -----------------------------------------------------------------------
+def test_fit_with_k(files, faithful, tmp_path, capsys):
+    path = tmp_path / "m.gmm"
+    code, out, err = run(["fit", files["csv"], "-k", "2", "--seed", "0", "-o", path], capsys)
+    assert code == 0 and err == ""
+    assert (
+        "K = 2, full covariance" in out
+        and "272 rows" in out
+        and f"Saved the model to {path}" in out
+    )
+    model = load(path)
+    assert model.n_components == 2 and model.covariance_type == "full"
+    assert list(model.feature_names_in_) == ["eruptions", "waiting"]
+    expected = GaussianMixture(2, random_state=0).fit(faithful)
+    np.testing.assert_array_equal(model.means_, expected.means_)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gmm"]  # no temporary left
+
+
+def test_fit_selects_over_a_range(files, tmp_path, capsys):
+    path = tmp_path / "m.gmm"
+    argv = ["fit", files["tsv"], "--k-range", "1..3", "--seed", "0", "-o", path, "--json"]
+    code, out, err = run(argv, capsys)
+    assert code == 0 and err == ""
+    payload = json.loads(out)
+    assert payload["n_components"] == 2 and payload["covariance_type"] == "full"
+    assert payload["criterion"] == "bic" and len(payload["selection"]) == 12
+    assert payload["model"] == str(path) and payload["n_samples"] == 272
+    assert load(path).n_components == 2
+
+
+def test_fit_options(files, tmp_path, capsys):
+    path = tmp_path / "m.gmm"
+    options = "-k 3 -c diag --n-init 2 --tol 1e-4 --max-iter 50 --reg-covar 1e-5"
+    argv = f"fit {files['headerless']} {options} --init-params k-means++ -o {path} -q".split()
+    code, out, err = run(argv, capsys)
+    assert (code, out, err) == (0, "", "")
+    model = load(path)
+    assert (model.covariance_type, model.n_init, model.max_iter) == ("diag", 2, 50)
+    assert model.tol == 1e-4
+    assert model.init_params == "k-means++" and model.reg_covar == 1e-5
+    assert not hasattr(model, "feature_names_in_")  # no header: no names
+
+
+def test_fit_criterion_and_columns(files, tmp_path, capsys):
+    path = tmp_path / "m.gmm"
+    options = "--columns eruptions --columns waiting --k-range 2,3 -c tied --criterion icl"
+    argv = f"fit {files['shuffled']} {options} -o {path} --json".split()
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["criterion"] == "icl" and payload["features"] == ["eruptions", "waiting"]
+    assert [r["n_components"] for r in payload["selection"]] == [2, 3]
+
+
+def test_fit_warns_in_one_line(files, tmp_path, capsys):
+    argv = ["fit", files["csv"], "-k", "3", "--max-iter", "1", "-o", tmp_path / "m.gmm"]
+    code, _, err = run(argv, capsys)
+    assert code == 0
+    assert err.startswith("gaussmix: warning: ") and "converge" in err
+    assert "Traceback" not in err and "warnings.warn" not in err
+    code, out, err = run([*argv, "-q"], capsys)
+    assert (code, out, err) == (0, "", "")
+
+
+def test_fit_large_files_go_through_scan(files, faithful, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("gaussmix.scan")
+    monkeypatch.setattr(cli, "_STREAM_BYTES", 0)
+    expected = GaussianMixture(2, random_state=0).fit(faithful)
+    for name in ("npy", "csv"):
+        path = tmp_path / f"{name}.gmm"
+        code, out, _ = run(["fit", files[name], "-k", "2", "--seed", "0", "-o", path], capsys)
+        assert code == 0 and "272 rows" in out
+        np.testing.assert_allclose(load(path).means_, expected.means_, rtol=1e-10)
+    code, out, _ = run(
+        ["select", files["npy"], "--k-range", "1..2", "-c", "full", "--json"], capsys
+    )
+    assert code == 0 and json.loads(out)["n_samples"] == 272
+
+
+def test_predict(files, faithful, tmp_path, capsys):
+    model = plain_model(files["model"])
+    code, out, err = run(["predict", files["model"], files["csv"]], capsys)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "component" and len(lines) == 273
+    np.testing.assert_array_equal([int(v) for v in lines[1:]], model.predict(faithful))
+
+    target = tmp_path / "proba.npy"
+    code, out, err = run(
+        ["predict", files["model"], files["npy"], "--proba", "-o", target], capsys
+    )
+    assert code == 0 and out == "" and "Wrote probabilities of 272 rows" in err
+    np.testing.assert_array_equal(np.load(target), model.predict_proba(faithful))
+
+    # Columns are matched by name: extra and reordered columns are fine.
+    target = tmp_path / "labels.tsv"
+    code, _, _ = run(["predict", files["model"], files["shuffled"], "-o", target, "-q"], capsys)
+    assert code == 0
+    labels = np.loadtxt(target, skiprows=1, dtype=int)
+    np.testing.assert_array_equal(labels, model.predict(faithful))
+
+    code, out, _ = run(["predict", files["model"], files["csv"], "--json"], capsys)
+    assert json.loads(out)["labels"] == model.predict(faithful).tolist()
+    code, out, _ = run(["predict", files["model"], files["csv"], "-o", target, "--json"], capsys)
+    assert json.loads(out) == {"output": str(target), "n_rows": 272}
+
+
+def test_predict_parquet(files, faithful, tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    pa = pytest.importorskip("pyarrow")
+    data = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"eruptions": faithful[:, 0], "waiting": faithful[:, 1]}), data)
+    target = tmp_path / "proba.parquet"
+    code, _, _ = run(["predict", files["model"], data, "--proba", "-o", target], capsys)
+    assert code == 0
+    table = pq.read_table(target)
+    assert table.column_names == ["p0", "p1"]
+    proba = plain_model(files["model"]).predict_proba(faithful)
+    np.testing.assert_array_equal(table.column("p1").to_numpy(), proba[:, 1])
+
+
+def test_predict_reads_in_blocks(files, faithful, capsys, monkeypatch):
+    from gaussmix import _datafile
+
+    monkeypatch.setattr(_datafile, "BLOCK_ROWS", 50)
+    seen = []
+    original = _datafile.TextFile.blocks
+
+    def spy(self, rows=_datafile.BLOCK_ROWS):
+        for block in original(self, 50):
+            seen.append(block.shape[0])
+            yield block
+
+    monkeypatch.setattr(_datafile.TextFile, "blocks", spy)
+    code, out, _ = run(["score", files["model"], files["csv"], "--json"], capsys)
+    assert code == 0 and seen == [50] * 5 + [22]
+    expected = plain_model(files["model"]).score(faithful)
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_score(files, faithful, capsys):
+    model = plain_model(files["model"])
+    code, out, _ = run(["score", files["model"], files["npy"], "--json"], capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["n_samples"] == 272
+    assert payload["mean_log_likelihood"] == pytest.approx(model.score(faithful), rel=1e-12)
+    assert payload["bic"] == pytest.approx(model.bic(faithful), rel=1e-12)
+    assert payload["aic"] == pytest.approx(model.aic(faithful), rel=1e-12)
+    code, out, _ = run(["score", files["model"], files["csv"]], capsys)
+    assert code == 0 and "mean log-likelihood" in out and "BIC" in out
+
+
+def test_sample(files, tmp_path, capsys):
+    target = tmp_path / "s.csv"
+    code, _, _ = run(["sample", files["model"], "-n", "25", "--seed", "3", "-o", target], capsys)
+    assert code == 0
+    header, *rows = target.read_text().splitlines()
+    assert header == "eruptions,waiting,component" and len(rows) == 25
+    again = tmp_path / "again.csv"
+    run(["sample", files["model"], "-n", "25", "--seed", "3", "-o", again, "-q"], capsys)
+    assert again.read_text() == target.read_text()
+    code, out, _ = run(["sample", files["model"], "-n", "4", "--json"], capsys)
+    payload = json.loads(out)
+    assert len(payload["X"]) == 4 and len(payload["component"]) == 4
+    code, out, _ = run(["sample", files["model"], "-n", "3"], capsys)
+    assert out.splitlines()[0] == "eruptions,waiting,component" and len(out.splitlines()) == 4
+    target = tmp_path / "s.npy"
+    run(["sample", files["model"], "-n", "6", "-o", target], capsys)
+    assert np.load(target).shape == (6, 2)
+
+
+def test_info(files, capsys):
+    code, out, _ = run(["info", files["model"]], capsys)
+    assert code == 0
+    assert "K = 2 components, full covariance" in out and "eruptions" in out
+    assert "gaussmix.GaussianMixture v1" in out
+    code, out, _ = run(["info", files["model"], "--json"], capsys)
+    payload = json.loads(out)
+    assert payload["n_components"] == 2 and payload["features"] == ["eruptions", "waiting"]
+    assert payload["format_version"] == 1 and len(payload["weights"]) == 2
+    assert np.asarray(payload["covariances"]).shape == (2, 2, 2)
+
+
+def test_select(files, tmp_path, capsys):
+    target = tmp_path / "best.gmm"
+    argv = ["select", files["csv"], "--k-range", "1-3", "-c", "all", "--seed", "0", "-o", target]
+    code, out, err = run(argv, capsys)
+    assert code == 0 and err == ""
+    assert "Candidates by BIC (lower is better)" in out and "◀ best" in out
+    assert out.count("│ full") == 3 and out.count("│ spherical") == 3
+    assert "Best by BIC: K = 2, full covariance" in out
+    assert load(target).n_components == 2
+    code, out, _ = run(
+        [
+            "select",
+            files["csv"],
+            "--k-range",
+            "2",
+            "--criterion",
+            "aic",
+            "-c",
+            "diag",
+            "--json",
+            "-j",
+            "1",
+        ],
+        capsys,
+    )
+    payload = json.loads(out)
+    assert payload["criterion"] == "aic" and len(payload["candidates"]) == 1
+    assert payload["best"] == {"n_components": 2, "covariance_type": "diag"}
+
+
+def test_select_records_failed_candidates(files, capsys):
+    code, out, _ = run(
+        ["select", files["mixed"], "--columns", "a,b", "--k-range", "1..4", "-c", "spherical"],
+        capsys,
+    )
+    assert code == 0
+    assert "n_samples >= n_components" in out  # K = 4 on 3 rows failed, shown in the table
+
+
+def test_plot(files, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "fig.png"
+    code, _, err = run(["plot", files["model"], files["csv"], "-o", target, "--dpi", "40"], capsys)
+    assert code == 0 and f"Wrote {target}" in err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    target = tmp_path / "fig.svg"
+    code, out, _ = run(["plot", files["model"], files["npy"], "-o", target, "--json"], capsys)
+    assert code == 0 and json.loads(out) == {"output": str(target)}
+    assert target.read_text().lstrip().startswith("<?xml")
+
+
+def test_progress_display(files, tmp_path, capsys, monkeypatch):
+    """On a terminal a progress display starts after the delay; it never breaks the output."""
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli, "_PROGRESS_DELAY_S", 0.0)
+    started = []
+    original = cli._Progress._start
+
+    def spy(self):
+        started.append(self.description)
+        original(self)
+
+    monkeypatch.setattr(cli._Progress, "_start", spy)
+    argv = ["select", files["csv"], "--k-range", "1..3", "-c", "full", "--json"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and json.loads(out)["best"]["n_components"] == 2
+    argv = ["fit", files["csv"], "--k-range", "1..4", "-c", "full", "-o", tmp_path / "m.gmm"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and "Saved the model" in out
+    assert started == ["fitting candidates"]  # --json is quiet; the fit showed it
+
+
+def test_no_arguments_shows_help(capsys):
+    code, out, _ = run([], capsys)
+    assert code == 2 and "Usage" in out and "select" in out
+
+
+def test_help(capsys):
+    code, out, _ = run(["fit", "--help"], capsys)
+    assert code == 0 and "--k-range" in out and "--covariance-type" in out
+
+
+def test_missing_cli_extra(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "typer", None)
+    code, out, err = run(["fit"], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        'gaussmix: the command line needs typer and rich: pip install "gaussmix[cli]"'
+    )
+
+
+def test_interrupted_output_leaves_nothing(files, tmp_path, capsys, monkeypatch):
+    target = tmp_path / "labels.csv"
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupt)
+    code, _, err = run(["predict", files["model"], files["csv"], "-o", target], capsys)
+    assert code == 130 and err.strip() == "gaussmix: interrupted"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unexpected_errors_are_one_line_too(files, capsys, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(cli, "_load_model", boom)
+    code, out, err = run(["score", files["model"], files["csv"]], capsys)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "internal error: RuntimeError: something broke" in err
+
+
+# -- errors ---------------------------------------------------------------------------
+ERRORS = [
+    (["fit", "{nowhere}", "-k", "2", "-o", "{out}"], "no such file"),
+    (["fit", "{dir}", "-k", "2", "-o", "{out}"], "is a directory"),
+    (["fit", "{ragged}", "-k", "1", "-o", "{out}"], "line 4 has 1 field, expected 2"),
+    (["fit", "{missing}", "-k", "1", "-o", "{out}"], "line 3: missing value in column 'b'"),
+    (["fit", "{mixed}", "-k", "1", "-o", "{out}"], "column 'name' is not numeric"),
+    (["fit", "{mixed}", "--columns", "a,zz", "-k", "1", "-o", "{out}"], "unknown column 'zz'"),
+    (["fit", "{mixed}", "--columns", "a,a", "-k", "1", "-o", "{out}"], "more than once"),
+    (["fit", "{npy}", "--columns", "7", "-k", "1", "-o", "{out}"], "unknown column '7'"),
+    (["fit", "{junk}", "-k", "1", "-o", "{out}"], "not a text file"),
+    (["fit", "{empty}", "-k", "1", "-o", "{out}"], "is empty"),
+    (["fit", "{objects}", "-k", "1", "-o", "{out}"], "not a readable .npy"),
+    (["fit", "{csv}", "-k", "500", "-o", "{out}"], "n_samples >= n_components"),
+    (["fit", "{csv}", "-k", "0", "-o", "{out}"], "Invalid value for '-k'"),
+    (["fit", "{csv}", "-k", "x", "-o", "{out}"], "Invalid value for '-k'"),
+    (["fit", "{csv}", "-k", "2", "--k-range", "1..3", "-o", "{out}"], "either -k or --k-range"),
+    (["fit", "{csv}", "--k-range", "3..x", "-o", "{out}"], "invalid --k-range '3..x'"),
+    (["fit", "{csv}", "--k-range", "0..2", "-o", "{out}"], "invalid --k-range"),
+    (["fit", "{csv}", "-c", "banana", "-o", "{out}"], "'banana' is not one of"),
+    (["fit", "{csv}", "--criterion", "mdl", "-o", "{out}"], "'mdl' is not one of"),
+    (["fit", "{csv}", "-k", "2"], "Missing option '-o'"),
+    (["fit", "-k", "2", "-o", "{out}"], "Missing argument 'DATA'"),
+    (["fit", "{csv}", "-k", "2", "-o", "{out}", "--bogus"], "No such option: --bogus"),
+    (["fit", "{csv}", "-k", "2", "-o", "{nodir}"], "no such directory"),
+    (["fit", "{csv}", "-k", "2", "-o", "{dir}"], "is a directory"),
+    (["fit", "{csv}", "-k", "2", "--device", "banana", "-o", "{out}"], "banana"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+    (["predict", "{nowhere}", "{csv}"], "No such model file"),
+    (["predict", "{bad_model}", "{csv}"], "is not a valid gaussmix model file"),
+    (["predict", "{csv}", "{csv}"], "is not a valid gaussmix model file"),
+    (["predict", "{model}", "{mixed}"], "column 'name' is not numeric"),
+    (["predict", "{model}", "{mixed}", "--columns", "a,b,c"], "unknown column 'c'"),
+    (["predict", "{model}", "{wide}"], "3 column(s) selected, but the model was fitted on 2"),
+    (["predict", "{model}", "{tsv_other}"], "the model's columns 'eruptions', 'waiting' are not"),
+    (["predict", "{model}", "{csv}", "-o", "{nodir}"], "no such directory"),
+    (["score", "{model}", "{empty}"], "is empty"),
+    (["score", "{bad_model}", "{csv}"], "truncated"),
+    (["sample", "{model}", "-n", "0"], "Invalid value for '-n'"),
+    (["sample", "{model}"], "Missing option '-n'"),
+    (["info", "{junk}"], "is not a valid gaussmix model file"),
+    (["info", "{dir}"], "is a directory"),
+    (["select", "{csv}", "--k-range", "", "-c", "full"], "invalid --k-range"),
+    (["select", "{mixed}", "-c", "full"], "column 'name' is not numeric"),
+    (["plot", "{model}", "{csv}", "-o", "{dir}/fig.xyz"], "cannot write a figure as"),
+    (["plot", "{model}", "{csv}"], "Missing option '-o'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "match"), ERRORS, ids=[" ".join(a[:2]) for a, _ in ERRORS])
+def test_errors_are_one_line_and_exit_2(files, tmp_path, capsys, argv, match):
+    names = {k: str(v) for k, v in files.items()}
+    other = tmp_path / "other.tsv"
+    other.write_text("a\tb\n1\t2\n")
+    names.update(
+        nowhere=str(tmp_path / "nowhere.csv"),
+        dir=str(tmp_path),
+        out=str(tmp_path / "out.gmm"),
+        nodir=str(tmp_path / "no" / "such" / "m.gmm"),
+        tsv_other=str(other),
+    )
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, err = run([a.format(**names) for a in argv], capsys)
+    assert_error(code, out, err, match)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temporary
+
+
+def test_parquet_errors(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "label": ["a", "b", "c"]}), data)
+    code, out, err = run(["fit", data, "-k", "1", "-o", tmp_path / "m.gmm"], capsys)
+    assert_error(code, out, err, "column 'label' (string) is not numeric")
+    pq.write_table(pa.table({"x": [1.0, None, 3.0]}), data)
+    code, out, err = run(["fit", data, "-k", "1", "-o", tmp_path / "m.gmm"], capsys)
+    assert_error(code, out, err, "column 'x' has missing values")
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    code, out, err = run(["fit", tmp_path / "bad.parquet", "-k", "1", "-o", "m.gmm"], capsys)
+    assert_error(code, out, err, "not a readable Parquet file")
+    code, _, _ = run(["fit", data, "--columns", "x", "-k", "1", "-o", tmp_path / "m.gmm"], capsys)
+    assert code == 2  # the missing value is still an error
+
+
+def test_parse_k_range():
+    assert cli.parse_k_range("1..4") == [1, 2, 3, 4]
+    assert cli.parse_k_range(" 2 - 3 ") == [2, 3]
+    assert cli.parse_k_range("2:2") == [2]
+    assert cli.parse_k_range("5,2,9") == [5, 2, 9]
+    for bad in ("", "a", "1..", "0,1", "3..1", "1.5"):
+        with pytest.raises(cli.CliError):
+            cli.parse_k_range(bad)
+
+
+def test_real_process_has_no_traceback(files, tmp_path):
+    """The installed entry point (python -m gaussmix) in a real process."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gaussmix", "predict", str(files["bad_model"]), str(files["csv"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "truncated" in result.stderr
