@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Stamp files re-run an install when the project's metadata changes.
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
-	$(PIP) -e .
+	$(PIP) -e ".[plot,cli]"
 	@touch $@
 
 $(VENV)/.dev: pyproject.toml requirements/test-constraints.txt | $(BIN)/python

@@ -1,43 +1,47 @@
-"""Fit K = 1…6 with every covariance type on Old Faithful and pick a model by BIC."""
+"""Old Faithful end to end: select a model by BIC, save it, reload it, and plot it.
+
+Fits K = 1…6 with every covariance type (``gaussmix.select``), prints the BIC
+table and the chosen model, writes the model to ``demo/old_faithful.gmm``, loads
+it back (checking that it predicts exactly as before), and draws
+``demo/old_faithful_mixture.png`` and ``demo/old_faithful_selection.png``.
+"""
 
 from __future__ import annotations
 
-import warnings
+from pathlib import Path
 
+import matplotlib
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from gaussmix import GaussianMixture
+import gaussmix
 from gaussmix.datasets import load_old_faithful
+
+matplotlib.use("Agg")  # files only, no window
+import matplotlib.pyplot as plt
+
+from gaussmix.plot import plot_mixture, plot_selection
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 KS = range(1, 7)
+OUT = Path(__file__).resolve().parent.parent / "demo"
 
 
 def main() -> None:
     X, columns = load_old_faithful()
     print(f"Old Faithful: {X.shape[0]} eruptions, columns {columns}\n")
 
-    bic: dict[tuple[int, str], float] = {}
-    models = {}
-    for covariance_type in COVARIANCE_TYPES:
-        for k in KS:
-            model = GaussianMixture(k, covariance_type=covariance_type, n_init=3, random_state=0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(X)
-            bic[k, covariance_type] = model.bic(X)
-            models[k, covariance_type] = model
+    result = gaussmix.select(X, KS, COVARIANCE_TYPES, criterion="bic", n_init=3, random_state=0)
+    bic = {(r["n_components"], r["covariance_type"]): r["bic"] for r in result.records}
 
     print("BIC (lower is better)")
     print("  K " + "".join(f"{c:>12}" for c in COVARIANCE_TYPES))
     for k in KS:
         print(f"{k:>3} " + "".join(f"{bic[k, c]:12.1f}" for c in COVARIANCE_TYPES))
 
-    best_k, best_type = min(bic, key=bic.__getitem__)
-    best = models[best_k, best_type]
+    best = result.best_
+    best_k, best_type = best.n_components, best.covariance_type
     chosen = f"K = {best_k}, covariance_type = {best_type!r}"
-    print(f"\nChosen: {chosen}, BIC = {bic[best_k, best_type]:.1f}")
+    print(f"\nChosen: {chosen}, BIC = {result.best_score_:.1f}")
     np.set_printoptions(precision=3, suppress=True)
     indent = "\n" + " " * 14
     for k in np.argsort(best.means_[:, 0]):
@@ -46,6 +50,27 @@ def main() -> None:
         print(f"\ncomponent {k}: weight {best.weights_[k]:.3f}")
         print(f"  mean        {mean}")
         print(f"  covariance  {str(cov).replace(chr(10), indent)}")
+
+    # Save, reload, and check the reloaded model predicts exactly as the fitted one.
+    OUT.mkdir(exist_ok=True)
+    path = best.save(OUT / "old_faithful.gmm")
+    reloaded = gaussmix.load(path)
+    if not np.array_equal(reloaded.predict_proba(X), best.predict_proba(X)):
+        raise SystemExit(f"{path}: the reloaded model does not predict as the saved one")
+    size = path.stat().st_size
+    print(f"\nSaved demo/{path.name} ({size} bytes); reloaded, it predicts the same")
+
+    ax = plot_mixture(reloaded, X)
+    ax.set_xlabel("eruption time (minutes)")
+    ax.set_ylabel("waiting time to the next eruption (minutes)")
+    ax.set_title(f"Old Faithful: K = {best_k}, {best_type} covariance (1, 2, 3 sigma ellipses)")
+    ax.figure.savefig(OUT / "old_faithful_mixture.png", dpi=120)
+
+    ax = plot_selection(result)
+    ax.set_title("Old Faithful: BIC of every candidate (lower is better)")
+    ax.figure.savefig(OUT / "old_faithful_selection.png", dpi=120)
+    plt.close("all")
+    print("Wrote demo/old_faithful_mixture.png and demo/old_faithful_selection.png")
 
 
 if __name__ == "__main__":

@@ -363,14 +363,16 @@ def plot_selection(
         ax.scatter(
             [k], [value], s=260, facecolors="none", edgecolors="black", lw=2, zorder=5, gid="best"
         )
+        right_end = k == max(r["n_components"] for r in records) and len(records) > 1
         ax.annotate(
             f"best: K = {k}, {covariance_type}",
             (k, value),
-            xytext=(0, 18),
+            xytext=(-28 if right_end else 28, 42),
             textcoords="offset points",
-            ha="center",
+            ha="right" if right_end else "left",
             fontsize="small",
             bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.6"},
+            arrowprops={"arrowstyle": "-", "color": "0.4", "shrinkB": 9},
         )
         finite = np.array([s for s, _ in scores])
         low, high = float(finite.min()), float(finite.max())
