@@ -81,7 +81,7 @@ def explicit_init(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) ->
     n, d = X.shape
     weights = rng.dirichlet(np.full(k, 5.0))
     means = X[rng.choice(n, k, replace=False)] + 0.1 * rng.normal(size=(k, d))
-    scale = float(np.mean(np.var(X, axis=0)))
+    scale = max(float(np.mean(np.var(X, axis=0))), 1e-3)  # constant data: still valid
     covariances = random_covariances(covariance_type, k, d, rng, scale=scale)
     cov = get_covariance(covariance_type)
     precisions = cov.precisions(cov.cholesky_precisions(covariances))
