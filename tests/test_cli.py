@@ -276,7 +276,11 @@ def test_select(files, tmp_path, capsys):
     code, out, err = run(argv, capsys)
     assert code == 0 and err == ""
     assert "Candidates by BIC (lower is better)" in out and "◀ best" in out
-    assert out.count("│ full") == 3 and out.count("│ spherical") == 3
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert sorted((int(r[0]), r[1]) for r in rows) == [
+        (k, t) for k in (1, 2, 3) for t in ("diag", "full", "spherical", "tied")
+    ]
+    assert rows[0][:2] == ["2", "full"] and rows[0][-2:] == ["◀", "best"]  # best first
     assert "Best by BIC: K = 2, full covariance" in out
     assert load(target).n_components == 2
     code, out, _ = run(

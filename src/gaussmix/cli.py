@@ -321,19 +321,26 @@ def _fixed(value: Any) -> str:
 
 
 def _selection_table(result: Any) -> Any:
+    from rich import box
     from rich.table import Table
 
     crit = result.criterion
-    table = Table(title=f"Candidates by {crit.upper()} (lower is better)", title_justify="left")
+    table = Table(
+        title=f"Candidates by {crit.upper()} (lower is better)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),  # fits 80 columns
+    )
     for name, justify in (
         ("K", "right"),
         ("covariance", "left"),
-        ("log-lik", "right"),
+        ("log L", "right"),
         ("params", "right"),
         ("BIC", "right"),
         ("AIC", "right"),
         ("ICL", "right"),
-        ("converged", "center"),
+        ("conv.", "center"),
         ("", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -377,7 +384,9 @@ def _run_select(
     with _Progress(show_progress, "fitting candidates", total=total) as progress:
 
         def advance(row: dict[str, Any]) -> None:
-            progress.advance(f"K={row['n_components']} {row['covariance_type']}")
+            progress.advance(
+                f"fitting candidates (done: K={row['n_components']} {row['covariance_type']})"
+            )
 
         return select(
             X,
@@ -664,6 +673,7 @@ def _build_app() -> Any:
         if as_json:
             _print_json(payload)
             return
+        from rich import box
         from rich.table import Table
 
         console = _console()
@@ -681,7 +691,9 @@ def _build_app() -> Any:
             f"EM {state} in {model.n_iter_} iterations; "
             f"mean log-likelihood {model.lower_bound_:.6g}"
         )
-        table = Table(title="Components", title_justify="left")
+        table = Table(
+            title="Components", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+        )
         table.add_column("k", justify="right")
         table.add_column("weight", justify="right")
         for name in summary["features"]:
