@@ -33,6 +33,7 @@ from ._core.stats import Stats
 from ._validation import (
     check_choice,
     check_finite,
+    check_magnitude,
     check_number,
     check_sample_weight,
     explain_input_error,
@@ -200,7 +201,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             check_missing(X, fitting=reset)
         else:
             check_finite(X)
-        return X
+        return check_magnitude(X, reg_covar=self.reg_covar)
 
     def _check_init_arrays(self, cov: Covariance, n_features: int) -> None:
         K = self.n_components
@@ -293,6 +294,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.missing == "marginalize" and np.isnan(X).any():
             rows = MissingRows(X, weights, NumpyRows)
             if reset and rows.empty_index.size:
+                row_weights = np.ones(X.shape[0]) if weights is None else weights
+                used = np.count_nonzero(np.delete(row_weights, rows.empty_index))
+                if used < self.n_components:
+                    raise ValueError(
+                        f"Expected n_samples >= n_components but got n_components = "
+                        f"{self.n_components}, n_samples = {used} "
+                        "(with an observed value). Use fewer components or more data."
+                    )
                 warnings.warn(
                     f"{rows.empty_index.size} row(s) of X have every value missing; they "
                     "carry no information and are ignored by the fit.",

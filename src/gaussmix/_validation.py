@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "check_choice",
     "check_finite",
+    "check_magnitude",
     "check_number",
     "check_sample_weight",
     "explain_input_error",
@@ -61,6 +62,42 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
         f"(the first, {first}, at row {row}, column {col}). Remove or impute them first, "
         "for example with sklearn.impute.SimpleImputer."
     )
+
+
+MAX_MAGNITUDE = 1e140
+"""Largest |x| accepted: squared distances summed over rows, and divided by the
+default reg_covar, then stay far inside float64's range (about 1.8e308)."""
+# float32 squares overflow near 1e19 and underflow near 1e-23: compute in float64 instead.
+_FLOAT32_RANGE = (1e-12, 1e12)
+_FLOAT32_MIN_REG = 1e-30  # smaller variances give precisions beyond float32's range
+
+
+def check_magnitude(X: np.ndarray, name: str = "X", *, reg_covar: float = 1e-6) -> np.ndarray:
+    """X itself, or X in float64 where float32's range is too narrow for its squares.
+
+    float32 X is computed in float64 when its values are very large or very small,
+    or when ``reg_covar`` is too small to keep every precision within float32's
+    range. NaN entries are ignored.
+
+    Raises
+    ------
+    ValueError
+        If some |x| exceeds ``MAX_MAGNITUDE``: squared distances could overflow.
+    """
+    if X.size == 0:
+        return X
+    top = float(np.fmax.reduce(np.abs(X), axis=None))  # fmax skips NaN
+    if top > MAX_MAGNITUDE:
+        raise ValueError(
+            f"Input {name}'s values reach {top:.3g}, beyond {MAX_MAGNITUDE:.0e}: their "
+            "squared distances could overflow float64. Please rescale X (for example "
+            "divide it by a power of ten, or use sklearn.preprocessing.StandardScaler)."
+        )
+    if X.dtype == np.float32 and (
+        not _FLOAT32_RANGE[0] <= top <= _FLOAT32_RANGE[1] or reg_covar < _FLOAT32_MIN_REG
+    ):
+        return X.astype(np.float64)
+    return X
 
 
 def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray | None:

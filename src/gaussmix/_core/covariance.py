@@ -170,6 +170,20 @@ def _check_finite_covariances(covariances: np.ndarray) -> None:
         )
 
 
+_MAX_PRECISION_CHOLESKY = 1e150  # beyond it, precisions (its squares) leave float range
+
+
+def _checked_range(precisions_cholesky: np.ndarray) -> np.ndarray:
+    """``precisions_cholesky``, unless it is so large that precisions would overflow.
+
+    A variance below about 1e-300 (reachable only with reg_covar=0) is treated like
+    a singular covariance: IllConditionedError, which EM answers by re-seeding.
+    """
+    if not np.all(np.abs(precisions_cholesky) < _MAX_PRECISION_CHOLESKY):
+        raise IllConditionedError(_ILL_DEFINED)
+    return precisions_cholesky
+
+
 def _cholesky_upper_inverse(cov: np.ndarray) -> np.ndarray:
     """inv(cholesky(cov)).T for one (d, d) matrix, raising IllConditionedError."""
     try:
@@ -201,7 +215,7 @@ class Full(Covariance):
 
     def cholesky_precisions(self, covariances: np.ndarray) -> np.ndarray:
         _check_finite_covariances(covariances)
-        return np.stack([_cholesky_upper_inverse(c) for c in covariances])
+        return _checked_range(np.stack([_cholesky_upper_inverse(c) for c in covariances]))
 
     def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
@@ -259,7 +273,7 @@ class Tied(Covariance):
 
     def cholesky_precisions(self, covariances: np.ndarray) -> np.ndarray:
         _check_finite_covariances(covariances)
-        return _cholesky_upper_inverse(covariances)
+        return _checked_range(_cholesky_upper_inverse(covariances))
 
     def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         return precisions_cholesky @ precisions_cholesky.T
@@ -318,7 +332,7 @@ class Diag(Covariance):
         _check_finite_covariances(covariances)
         if np.any(covariances <= 0.0):
             raise IllConditionedError(_ILL_DEFINED)
-        return 1.0 / np.sqrt(covariances)
+        return _checked_range(1.0 / np.sqrt(covariances))
 
     def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return np.sum(np.log(precisions_cholesky), axis=1)
@@ -356,7 +370,7 @@ class Spherical(Covariance):
         _check_finite_covariances(covariances)
         if np.any(covariances <= 0.0):
             raise IllConditionedError(_ILL_DEFINED)
-        return 1.0 / np.sqrt(covariances)
+        return _checked_range(1.0 / np.sqrt(covariances))
 
     def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return n_features * np.log(precisions_cholesky)

@@ -361,9 +361,8 @@ class MissingRows:
         for rows, block in self._blocks(params, cov):
             pieces.append((self.incomplete_index[rows], reduce(block.log_norm, block.log_resp)))
         if self.empty_index.size:
-            n = self.empty_index.size
-            log_prior = np.broadcast_to(_log_weights(params.weights), (n, params.weights.size))
-            pieces.append((self.empty_index, reduce(np.zeros(n), np.array(log_prior))))
+            empty = _block_empty(self.empty_index.size, params, cov)
+            pieces.append((self.empty_index, reduce(empty.log_norm, empty.log_resp)))
         first = pieces[0][1]
         out = np.empty((self._n, *first.shape[1:]), dtype=first.dtype)
         for index, values in pieces:
@@ -446,14 +445,14 @@ def _no_complete_rows(X: np.ndarray, weights: np.ndarray | None) -> None:
 def _block_empty(n: int, params: Params, cov: Covariance) -> _Block:
     """Rows that observe nothing: posterior = prior, x̂ = μ_k, C = Σ_k."""
     K, d = params.means.shape
-    log_resp = np.broadcast_to(_log_weights(params.weights), (n, K)).copy()
+    log_norm, log_resp = _normalise(np.broadcast_to(_log_weights(params.weights), (n, K)))
     xhat = np.broadcast_to(params.means[:, None, :], (K, n, d)).copy()
     if cov.name in ("full", "tied"):
-        cond = np.broadcast_to(params.covariances, (K, 1, d, d)).copy()
-        return _Block(np.zeros(n), log_resp, xhat, cond, np.zeros(n, dtype=np.intp))
+        cond = np.broadcast_to(params.covariances, (K, d, d))[:, None].copy()
+        return _Block(log_norm, log_resp, xhat, cond, np.zeros(n, dtype=np.intp))
     var = params.covariances if cov.name == "diag" else params.covariances[:, None]
     cond = np.broadcast_to(np.broadcast_to(var, (K, d))[:, None, :], (K, n, d)).copy()
-    return _Block(np.zeros(n), log_resp, xhat, cond, None)
+    return _Block(log_norm, log_resp, xhat, cond, None)
 
 
 def _draw(
