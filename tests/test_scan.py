@@ -176,3 +176,13 @@ def test_bad_values_are_reported_with_their_place(tmp_path):
     path.write_text("a,b\n1,2\n3,4\n")
     with pytest.raises(ValueError, match="n_samples >= n_components"):
         GaussianMixture(4).fit(scan(path, columns=["a"]))
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data", "random"])
+def test_initialisation_of_large_files_reads_a_sample(tmp_path, monkeypatch, init_params):
+    from gaussmix.distributed import blocks
+
+    monkeypatch.setattr(blocks, "INIT_SAMPLE_ROWS", 200)
+    data = scan(_write(tmp_path, "npy"), chunk_rows=128)
+    gm = GaussianMixture(**dict(KW, init_params=init_params, n_init=4)).fit(data)
+    assert gm.score(data) == pytest.approx(GaussianMixture(**KW).fit(X).score(X), abs=1e-6)

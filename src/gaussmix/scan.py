@@ -416,15 +416,19 @@ class ScanRows(BlockRows):
         return merge_all((func(block, rows, *shared) for block, rows in self._blocks()), kind)
 
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        picked = []
-        for block, rows in self._blocks():
+        # Only the picked rows are checked (and, for .npy, read from disk).
+        picked, start = [], 0
+        for X in self.data:
             if index is None:
-                picked.append(block.X)
+                picked.append(X)
             else:
-                lo, hi = np.searchsorted(index, [rows.start, rows.stop])
-                picked.append(block.X[index[lo:hi] - rows.start])
+                lo, hi = np.searchsorted(index, [start, start + X.shape[0]])
+                picked.append(X[index[lo:hi] - start])
+            start += X.shape[0]
+        X = np.concatenate(picked)
+        check_block_finite(X, slice(0, X.shape[0]) if index is None else index)
         w = self.weights
-        return np.concatenate(picked), w if w is None or index is None else w[index]
+        return X, w if w is None or index is None else w[index]
 
     def map_log_resp(
         self,
