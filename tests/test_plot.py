@@ -116,6 +116,10 @@ def test_column_names_label_the_axes(models, faithful):
         warnings.simplefilter("error")  # no feature-name warning for a plain array
         ax = plot_mixture(named, faithful)
     assert ax.get_xlabel() == "eruptions"
+    ax = plot_mixture(models["full"], faithful, feature_names=["a", "b"])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("a", "b")
+    with pytest.raises(ValueError, match="feature_names has 1 names for 2 features"):
+        plot_mixture(models["full"], faithful, feature_names=["a"])
 
 
 def test_custom_sigmas_and_given_axes(models, faithful):

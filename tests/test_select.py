@@ -112,11 +112,23 @@ def test_other_criteria(faithful, criterion):
 
 
 def test_parallel_equals_sequential(faithful):
+    from joblib import parallel_config
+
     kwargs = dict(n_components=[1, 2, 3], covariance_types=("full", "spherical"), random_state=0)
     seq = select(faithful, n_jobs=None, **kwargs)
-    par = select(faithful, n_jobs=2, **kwargs)
+    with parallel_config(backend="threading"):
+        par = select(faithful, n_jobs=2, **kwargs)
     assert [r["bic"] for r in seq.records] == [r["bic"] for r in par.records]
     assert seq.best_params_ == par.best_params_
+
+
+@pytest.mark.slow
+def test_parallel_in_processes(faithful):
+    """The default joblib backend: candidates and fitted models cross process boundaries."""
+    seq = select(faithful, [1, 2], "diag", random_state=0)
+    par = select(faithful, [1, 2], "diag", random_state=0, n_jobs=2)
+    assert [r["bic"] for r in seq.records] == [r["bic"] for r in par.records]
+    np.testing.assert_array_equal(par.best_.means_, seq.best_.means_)
 
 
 def test_callback_sees_every_candidate(faithful):

@@ -812,7 +812,7 @@ def _build_app() -> Any:
         from .io import atomic_write
 
         with _warnings_as_lines(quiet or as_json):
-            drawn = plot_mixture(model, X)
+            drawn = plot_mixture(model, X, feature_names=data_file.columns)
             fig = drawn if hasattr(drawn, "savefig") else drawn.figure
             with atomic_write(output, "wb") as f:
                 fig.savefig(f, format=suffix, dpi=dpi)

@@ -203,6 +203,7 @@ def plot_mixture(
     bins: Any = "auto",
     max_points: int = 5000,
     random_state: int = 0,
+    feature_names: Any = None,
 ) -> Any:
     """Draw a fitted mixture over its data.
 
@@ -232,6 +233,9 @@ def plot_mixture(
         still counts in the histograms).
     random_state : int, default=0
         Seed of that subset.
+    feature_names : sequence of str, optional
+        Axis labels; by default X's column names, else the model's
+        ``feature_names_in_``, else x0, x1, ...
 
     Returns
     -------
@@ -245,7 +249,10 @@ def plot_mixture(
         raise ValueError(
             f"X has {d} features, but the model was fitted with {model.means_.shape[1]}."
         )
-    names = _feature_names(model, X, d)
+    names = [str(n) for n in feature_names] if feature_names is not None else None
+    if names is not None and len(names) != d:
+        raise ValueError(f"feature_names has {len(names)} names for {d} features.")
+    names = names or _feature_names(model, X, d)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*feature names", category=UserWarning)
         labels = np.asarray(model.predict(data))
