@@ -202,3 +202,21 @@ def test_estimator_keeps_the_better_parameters_too() -> None:
     assert_allclose(gm.covariances_, ml.covariances_, rtol=1e-9)
     assert gm.lower_bounds_ == [gm.lower_bound_]
     assert gm.lower_bound_ == pytest.approx(gm.score(X), rel=1e-12)
+
+
+def test_a_drop_below_tol_is_convergence_recorded_as_no_change() -> None:
+    rows, params = _rows_and_start("diag", seed=7)
+    cov = get_covariance("diag")
+    n = rows.n_rows
+    log_likelihoods = iter([-900.0, -800.0, -800.0 - 1e-7 * n, -700.0])
+    calls: list[Params] = []
+
+    def expectation(p: Params) -> Stats:
+        calls.append(p)
+        return rows.expectation(p, cov)._replace(log_likelihood=next(log_likelihoods))
+
+    result = run_em(expectation, params, cov, reg_covar=1e-6, tol=1e-6, max_iter=10)
+    assert result.lower_bounds == [-900.0 / n, -800.0 / n, -800.0 / n]
+    assert (result.n_iter, result.converged) == (3, True)
+    assert len(calls) == 3
+    assert result.params is not calls[2]  # the M-step's parameters, as scikit-learn keeps

@@ -286,10 +286,11 @@ def run_em(
     Each iteration computes the statistics under the current parameters (whose mean
     log-likelihood becomes the iteration's lower bound) and replaces the parameters
     by the M-step's. It stops when the bound changes by less than ``tol`` (as
-    scikit-learn does), after ``max_iter`` iterations, or when an M-step would
-    lower the log-likelihood: exact EM never does, so that happens only through
-    ``reg_covar`` or rounding at a fixed point; the fit then keeps the better
-    parameters, reports convergence and records no decreasing bound.
+    scikit-learn does; a drop that small is recorded as no change), after
+    ``max_iter`` iterations, or when an M-step lowers the log-likelihood by ``tol``
+    or more (beyond rounding error): exact EM never does, so that happens only
+    through ``reg_covar``; the fit then keeps the better parameters, reports
+    convergence and records no decreasing bound.
 
     Parameters
     ----------
@@ -316,14 +317,15 @@ def run_em(
     for n_iter in range(1, max_iter + 1):
         stats = expectation(params)
         new_bound = stats.log_likelihood / stats.total_weight
-        if lower_bounds and new_bound < lower_bound - _ROUNDING * (1.0 + abs(lower_bound)):
+        drop = lower_bound - new_bound
+        if lower_bounds and drop >= max(tol, _ROUNDING * (1.0 + abs(lower_bound))):
             # The last M-step lowered the likelihood: keep the parameters before it.
             params, n_iter, converged = previous, n_iter - 1, True
             break
-        if lower_bounds:
-            # A drop within rounding error (at a fixed point) is no change, as in
-            # scikit-learn's stopping rule, and is recorded as none.
-            new_bound = max(new_bound, lower_bound)
+        if lower_bounds and drop > 0:
+            # A drop below tol (or rounding error at a fixed point) is no change, as
+            # in scikit-learn's stopping rule, and is recorded as none.
+            new_bound = lower_bound
         change = new_bound - lower_bound
         lower_bound = new_bound
         lower_bounds.append(new_bound)
