@@ -289,3 +289,15 @@ def test_missing_values_in_high_dimension_with_every_row_incomplete() -> None:
         assert np.all(np.diff(gm.lower_bounds_) >= -1e-9)
         assert np.isfinite(gm.score_samples(Xm)).all()
         assert (gm.predict(Xm) == np.repeat([0, 1], 60)).mean() in (0.0, 1.0)
+
+
+def test_scikit_learn_estimator_checks_pass_with_marginalize() -> None:
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(
+            GaussianMixture(missing="marginalize", covariance_type="diag"), on_fail=None
+        )
+    failed = [(r["check_name"], str(r["exception"])) for r in results if r["status"] == "failed"]
+    assert not failed

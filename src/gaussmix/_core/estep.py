@@ -46,8 +46,11 @@ def log_responsibilities(
     """
     wlp = weighted_log_prob(X, params, cov)
     top = wlp.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(wlp - top).sum(axis=1)) + top[:, 0]
-    return log_norm, wlp - log_norm[:, None]
+    shifted = wlp - top
+    # Normalise relative to the top density: adding log Σ exp to a huge |top| first
+    # would round it away and leave responsibilities summing to more than 1.
+    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return (log_sum + top)[:, 0], shifted - log_sum
 
 
 def stats_from_resp(

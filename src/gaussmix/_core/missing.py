@@ -127,8 +127,33 @@ def _log_weights(weights: np.ndarray) -> np.ndarray:
 
 def _normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top = wlp.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(wlp - top).sum(axis=1)) + top[:, 0]
-    return log_norm, wlp - log_norm[:, None]
+    shifted = wlp - top  # normalised relative to the top: exact even when |top| is huge
+    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return (log_sum + top)[:, 0], shifted - log_sum
+
+
+def _cholesky_observed(sigma: np.ndarray, both_obs: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Batched Cholesky factors of each pattern's Σ_oo (identity on missing coordinates).
+
+    A covariance that passed the M-step's Cholesky can still fail on a sub-block
+    when it is nearly singular (reg_covar negligible at the data's scale). Only
+    then a jitter relative to its largest variance (1e-12, then 1e-9, 1e-6) is
+    added to the observed diagonal, so the fit goes on and EM can repair the
+    component; a further failure is a clear error.
+    """
+    masked = sigma * both_obs
+    scale = float(np.max(np.abs(np.diagonal(sigma, axis1=-2, axis2=-1))))
+    for jitter in (0.0, 1e-12, 1e-9, 1e-6):
+        diagonal = jitter * scale * np.diagonal(both_obs, axis1=1, axis2=2)
+        try:
+            return np.linalg.cholesky(
+                masked + fill + diagonal[:, :, None] * np.eye(sigma.shape[-1])
+            )
+        except np.linalg.LinAlgError:
+            continue
+    raise IllConditionedError(
+        "A covariance is numerically singular on a subset of the features; increase reg_covar."
+    )
 
 
 def _block_dense(
@@ -158,13 +183,7 @@ def _block_dense(
         mu = params.means[k]
         if factor is None or not tied:
             sigma = params.covariances if tied else params.covariances[k]
-            try:
-                chol = np.linalg.cholesky(sigma * both_obs + eye * mis[:, None, :])
-            except np.linalg.LinAlgError:
-                raise IllConditionedError(
-                    "A covariance is numerically singular on a subset of the features; "
-                    "increase reg_covar."
-                ) from None
+            chol = _cholesky_observed(sigma, both_obs, eye * mis[:, None, :])
             chol_inv = np.linalg.inv(chol)  # (G, d, d), lower triangular
             prec_oo = np.matmul(chol_inv.transpose(0, 2, 1), chol_inv) * both_obs  # Σ_oo⁻¹
             gain = np.matmul(mis[:, :, None] * sigma, prec_oo)  # Σ_mo Σ_oo⁻¹, (G, d, d)
