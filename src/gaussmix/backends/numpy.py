@@ -6,25 +6,77 @@ array is ever built for the whole data set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .._core.covariance import Covariance, Params
-from .._core.estep import chunk_stats, log_responsibilities, stats_from_resp
+from .._core.estep import stats_from_resp
 from .._core.init import initial_assignment
 from .._core.stats import Stats, merge_all
+from . import _kernels
 
 __all__ = ["NumpyRows", "default_chunk_rows"]
 
-# Working set per chunk (bytes) for the (rows, K) and (rows, d) temporaries.
-_CHUNK_BYTES = 4 * 2**20
+# Working set per chunk: the features (m, rows) plus densities and
+# responsibilities (K, rows) stay near a core's L2 cache while BLAS reuses them;
+# at least a few hundred rows keep the per-chunk Python overhead small.
+_CHUNK_BYTES = 2 * 2**20
+_MIN_CHUNK_ROWS = 256
+_MAX_CHUNK_ROWS = 16384
+
+T = TypeVar("T")
 
 
 def default_chunk_rows(n_components: int, n_features: int) -> int:
-    """Rows per chunk so that the E-step's temporaries stay near a few MB."""
-    per_row = 8 * (n_components * (2 + max(n_features, 4)))
-    return int(max(256, _CHUNK_BYTES // per_row))
+    """Rows per chunk so that the E-step's temporaries stay near a core's L2 cache."""
+    m = _kernels.n_features("full", n_features)
+    per_row = 8 * (m + 3 * n_components + n_features)
+    return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
+
+
+def n_threads() -> int:
+    """Threads that work on chunks: the CPUs this process may run on.
+
+    ``GAUSSMIX_NUM_THREADS`` overrides it (1 runs every chunk in the calling thread).
+    """
+    configured = os.environ.get("GAUSSMIX_NUM_THREADS")
+    if configured:
+        return max(1, int(configured))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_pool: ThreadPoolExecutor | None = None
+_blas: Any = None
+
+
+def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> list[T]:
+    """``[fn(*task) for task in tasks]`` in order, on a thread pool when there are several.
+
+    The kernels release the GIL (BLAS, NumPy loops, numba ``nogil``), so chunks run
+    in parallel. BLAS is held to one thread meanwhile: its products here are small,
+    and its own threads would only oversubscribe the cores. Results come back in
+    task order, so merging them is deterministic whatever the scheduling.
+    """
+    global _pool, _blas
+    tasks = list(tasks)
+    workers = min(n_threads(), len(tasks))
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    with _blas.limit(limits=1, user_api="blas"):
+        if workers <= 1:
+            return [fn(*task) for task in tasks]
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaussmix")
+        return list(_pool.map(lambda task: fn(*task), tasks))
 
 
 class NumpyRows:
@@ -74,7 +126,9 @@ class NumpyRows:
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged E-step statistics of all rows under ``params``."""
         K = params.means.shape[0]
-        return merge_all((chunk_stats(X, w, params, cov) for _, X, w in self.chunks(K)), cov.name)
+        plan = _kernels.make_plan(params, cov, self.X.dtype)
+        tasks = ((X, w, plan) for _, X, w in self.chunks(K))
+        return merge_all(_map_chunks(_kernels.chunk_stats, tasks), cov.name)
 
     def initial_stats(
         self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
@@ -107,9 +161,12 @@ class NumpyRows:
     ) -> np.ndarray:
         """Concatenate ``reduce(log_norm, log_resp)`` over the chunks, in row order."""
         K = params.means.shape[0]
-        return np.concatenate(
-            [reduce(*log_responsibilities(X, params, cov)) for _, X, _ in self.chunks(K)]
-        )
+        plan = _kernels.make_plan(params, cov, self.X.dtype)
+
+        def one(X: np.ndarray) -> np.ndarray:
+            return reduce(*_kernels.chunk_log_resp(X, plan))
+
+        return np.concatenate(_map_chunks(one, ((X,) for _, X, _ in self.chunks(K))))
 
     def worst_explained(self, params: Params, cov: Covariance, m: int) -> np.ndarray:
         """The ``m`` rows of lowest log-likelihood under ``params``, shape (m', d), m' <= m.

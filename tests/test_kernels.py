@@ -1,0 +1,185 @@
+"""The fast E-step kernels against the NumPy reference kernels (``_core.estep``).
+
+Every covariance type, float64 and float32 rows, row weights, chunk sizes, d = 1
+and K = 1, with numba and with the pure-NumPy fallback; plus the far-apart and
+badly scaled data that the expanded quadratic form must survive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaussmix._core import estep
+from gaussmix._core.covariance import Params, get_covariance
+from gaussmix._core.stats import Stats
+from gaussmix.backends import _kernels
+from gaussmix.backends.numpy import NumpyRows
+
+TYPES = ("full", "tied", "diag", "spherical")
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "numba":
+        pytest.importorskip("numba")
+        monkeypatch.delenv("GAUSSMIX_DISABLE_NUMBA", raising=False)
+    else:
+        monkeypatch.setenv("GAUSSMIX_DISABLE_NUMBA", "1")
+    return str(request.param)
+
+
+def random_params(kind: str, K: int, d: int, rng: np.random.Generator, scale: float = 1.0):
+    """Random parameters of a K-component mixture in d dimensions (float64)."""
+    cov = get_covariance(kind)
+    weights = rng.dirichlet(np.ones(K) * 3)
+    means = rng.normal(scale=2.0 * scale, size=(K, d))
+    if kind == "full":
+        a = rng.normal(size=(K, d, d))
+        covariances = (a @ a.transpose(0, 2, 1) / d + 0.3 * np.eye(d)) * scale**2
+    elif kind == "tied":
+        a = rng.normal(size=(d, d))
+        covariances = (a @ a.T / d + 0.3 * np.eye(d)) * scale**2
+    elif kind == "diag":
+        covariances = rng.uniform(0.3, 2.0, size=(K, d)) * scale**2
+    else:
+        covariances = rng.uniform(0.3, 2.0, size=K) * scale**2
+    return Params(weights, means, covariances, cov.cholesky_precisions(covariances)), cov
+
+
+def sample_rows(params: Params, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows near the mixture's components (roughly unit spread scaled like the params)."""
+    K, d = params.means.shape
+    labels = rng.choice(K, size=n, p=params.weights)
+    spread = np.sqrt(np.mean(np.abs(params.covariances)) + 1e-300)
+    return params.means[labels] + rng.normal(size=(n, d)) * spread
+
+
+def assert_stats_close(got: Stats, want: Stats, rtol: float) -> None:
+    scale = max(float(np.max(np.abs(want.means))), 1e-300)
+    assert got.total_weight == pytest.approx(want.total_weight, rel=1e-14)
+    assert got.log_likelihood == pytest.approx(want.log_likelihood, rel=rtol)
+    np.testing.assert_allclose(got.mass, want.mass, rtol=rtol, atol=rtol * want.total_weight)
+    np.testing.assert_allclose(got.means, want.means, rtol=rtol, atol=rtol * scale)
+    big = max(float(np.max(np.abs(want.scatter))), 1e-300)
+    np.testing.assert_allclose(got.scatter, want.scatter, rtol=rtol, atol=rtol * big)
+
+
+def fast_stats(X, w, params, cov) -> Stats:
+    return _kernels.chunk_stats(X, w, _kernels.make_plan(params, cov, X.dtype))
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("K, d", [(1, 1), (5, 1), (4, 2), (3, 3), (6, 7)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunk_stats_match_the_reference(engine, kind, K, d, weighted):
+    rng = np.random.default_rng(K * 100 + d)
+    params, cov = random_params(kind, K, d, rng)
+    X = sample_rows(params, 300, rng)
+    w = rng.uniform(0, 3, size=300) if weighted else None
+    if weighted:
+        w[::7] = 0.0  # rows of weight 0 count for nothing
+    want = estep.chunk_stats(X, w, params, cov)
+    assert_stats_close(fast_stats(X, w, params, cov), want, 1e-10)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_log_responsibilities_match_the_reference(engine, kind):
+    rng = np.random.default_rng(1)
+    params, cov = random_params(kind, 4, 3, rng)
+    X = sample_rows(params, 200, rng)
+    plan = _kernels.make_plan(params, cov, X.dtype)
+    log_norm, log_resp = _kernels.chunk_log_resp(X, plan)
+    want_norm, want_resp = estep.log_responsibilities(X, params, cov)
+    np.testing.assert_allclose(log_norm, want_norm, rtol=1e-10)
+    np.testing.assert_allclose(log_resp, want_resp, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("d", [1, 6])
+def test_float32_rows_stay_float32_and_accurate(engine, kind, d):
+    rng = np.random.default_rng(2)
+    params, cov = random_params(kind, 3, d, rng)
+    X32 = (sample_rows(params, 400, rng) + 1000.0).astype(np.float32)  # offset: centring matters
+    params = params._replace(means=params.means + 1000.0)
+    X64 = X32.astype(np.float64)
+    got = fast_stats(X32, None, params, cov)
+    want = estep.chunk_stats(X64, None, params, cov)
+    assert got.mass.dtype == got.means.dtype == got.scatter.dtype == np.float64
+    assert_stats_close(got, want, 2e-5)
+    log_norm, log_resp = _kernels.chunk_log_resp(X32, _kernels.make_plan(params, cov, X32.dtype))
+    assert log_norm.dtype == log_resp.dtype == np.float32
+    np.testing.assert_allclose(log_norm, estep.log_responsibilities(X64, params, cov)[0], 1e-5)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_chunking_and_threads_do_not_change_the_statistics(engine, kind, monkeypatch):
+    rng = np.random.default_rng(3)
+    params, cov = random_params(kind, 5, 4, rng)
+    X = sample_rows(params, 2000, rng)
+    w = rng.uniform(0.5, 2, size=2000)
+    whole = NumpyRows(X, w, chunk_rows=2000).expectation(params, cov)
+    for chunk_rows in (1, 7, 333):
+        chunked = NumpyRows(X, w, chunk_rows=chunk_rows).expectation(params, cov)
+        assert_stats_close(chunked, whole, 1e-10)
+    threaded = NumpyRows(X, w, chunk_rows=100).expectation(params, cov)
+    monkeypatch.setenv("GAUSSMIX_NUM_THREADS", "1")
+    serial = NumpyRows(X, w, chunk_rows=100).expectation(params, cov)
+    for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)  # deterministic merge order
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_clusters_far_apart_keep_their_own_spread(engine, kind):
+    """Clusters 1e9 apart with unit spread: no digits lost to the expanded square."""
+    rng = np.random.default_rng(4)
+    d, n = 3, 400
+    params, cov = random_params(kind, 2, d, rng)
+    params = params._replace(means=np.array([[0.0] * d, [1e9] * d]))
+    X = np.vstack([rng.normal(size=(n, d)), 1e9 + rng.normal(size=(n, d))])
+    plan = _kernels.make_plan(params, cov, X.dtype)
+    assert len(plan.groups) == 2  # each component centred on its own mean
+    got = _kernels.chunk_stats(X, None, plan)
+    for k, rows in enumerate((X[:n], X[n:])):
+        assert got.mass[k] == pytest.approx(n, rel=1e-12)
+        np.testing.assert_allclose(got.means[k], rows.mean(axis=0), rtol=1e-14, atol=1e-9)
+        centred = rows - rows.mean(axis=0)
+        scatter = centred.T @ centred
+        want = {
+            "full": scatter,
+            "diag": np.diag(scatter),
+            "spherical": np.trace(scatter),
+        }.get(kind)
+        if want is not None:
+            np.testing.assert_allclose(got.scatter[k], want, rtol=1e-9, atol=1e-9 * n)
+    if kind == "tied":
+        c = [r - r.mean(axis=0) for r in (X[:n], X[n:])]
+        want = c[0].T @ c[0] + c[1].T @ c[1]
+        np.testing.assert_allclose(got.scatter, want, rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("scale", [1e12, 1e-12])
+def test_extreme_scales(engine, kind, scale):
+    rng = np.random.default_rng(5)
+    params, cov = random_params(kind, 3, 4, rng, scale=scale)
+    X = sample_rows(params, 300, rng)
+    for dtype, rtol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+        Xd = X.astype(dtype)
+        got = fast_stats(Xd, None, params, cov)
+        want = estep.chunk_stats(Xd.astype(np.float64), None, params, cov)
+        assert np.all(np.isfinite(got.scatter))
+        assert_stats_close(got, want, rtol)
+
+
+def test_zero_weight_components_and_rows(engine):
+    rng = np.random.default_rng(6)
+    params, cov = random_params("full", 3, 2, rng)
+    params = params._replace(weights=np.array([0.5, 0.5, 0.0]))
+    X = sample_rows(params, 100, rng)
+    w = np.ones(100)
+    w[:10] = 0.0
+    got = fast_stats(X, w, params, cov)
+    want = estep.chunk_stats(X, w, params, cov)
+    assert got.mass[2] == 0.0
+    assert_stats_close(got, want, 1e-10)
