@@ -317,3 +317,20 @@ def test_verbose_reports_like_sklearn(capsys: pytest.CaptureFixture[str]) -> Non
         return [re.sub(r"[-\d.e]+", "#", line) for line in text.splitlines() if line.strip()]
 
     assert shape(ours) == shape(theirs)
+
+
+@pytest.mark.parametrize("given", ["weights_init", "means_init", "precisions_init"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_partial_initial_parameters_match(given: str, covariance_type: str) -> None:
+    # One parameter given; the others come from scikit-learn's random initialization.
+    X = blobs(n=200, d=2, k=3, seed=15)
+    init = explicit_init(X, 3, covariance_type, seed=15)
+    ours, theirs = _fit_both(
+        X,
+        n_components=3,
+        covariance_type=covariance_type,
+        init_params="random",
+        random_state=0,
+        **{given: init[given]},
+    )
+    assert_same_fit(ours, theirs, X)
