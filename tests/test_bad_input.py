@@ -293,3 +293,12 @@ def test_clusters_1e9_apart(covariance_type: str) -> None:
         X - np.r_[np.zeros(100), np.full(150, 1e9 - 50.0)][:, None]
     )
     assert gm.lower_bound_ == pytest.approx(near.lower_bound_, abs=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_ordinary_data_fits_without_warnings(covariance_type: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
+            blobs(n=300, d=3, k=3, seed=4)
+        )

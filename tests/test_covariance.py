@@ -137,3 +137,15 @@ def test_non_symmetric_positive_definite_precision_is_invalid(covariance_type: s
 def test_get_covariance_lists_valid_options() -> None:
     with pytest.raises(ValueError, match="'full', 'tied', 'diag', 'spherical'"):
         get_covariance("foo")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_variances_are_the_dense_diagonals(covariance_type: str) -> None:
+    K, d = 3, 4
+    cov = get_covariance(covariance_type)
+    covariances = random_covariances(covariance_type, K, d, np.random.RandomState(5))
+    got = cov.variances(covariances)
+    for k in range(K):
+        dense = np.diag(dense_covariance(covariance_type, covariances, k, d))
+        row = {"tied": got, "spherical": np.full(d, got[k])}.get(covariance_type, got[k])
+        assert_allclose(row, dense)
