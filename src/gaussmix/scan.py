@@ -69,8 +69,9 @@ def scan(
     columns : list of str or int, optional
         Columns to use, by name (Parquet, CSV with a header) or position; all by default.
     chunk_rows : int, optional
-        Rows per chunk. By default about 64 MB of rows, or one chunk per row group
-        for Parquet.
+        Rows per chunk. By default about 64 MB of rows for ``.npy`` (8 MB of
+        numbers for CSV, whose text takes several times that), and one chunk per
+        row group for Parquet.
 
     Returns
     -------
@@ -140,10 +141,11 @@ class Scan:
         self.columns: list[Any] = [names[i] for i in positions] if names else positions
         single = all(dtypes[i] == np.float32 for i in positions)
         self.dtype = np.dtype(np.float32 if single else np.float64)
-        row_bytes = self.dtype.itemsize * max(len(dtypes), 1)
         self.chunk_rows = chunk_rows
         if chunk_rows is None and self.format != "parquet":
-            self.chunk_rows = max(1, _CHUNK_BYTES // row_bytes)
+            # CSV lines are held as text while parsed: several times their numbers' size.
+            budget = _CHUNK_BYTES if self.format == "npy" else _CHUNK_BYTES // 8
+            self.chunk_rows = max(1, budget // (self.dtype.itemsize * max(len(dtypes), 1)))
 
     # -- shape ----------------------------------------------------------------
     @property
