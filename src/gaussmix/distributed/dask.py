@@ -43,6 +43,8 @@ _SPLIT_EVERY = 8  # fan-in of the merge tree
 def as_dask_array(X: Any) -> da.Array:
     """A 2-D float Dask array of X's rows, one block along the columns.
 
+    A DataFrame's partition lengths stay unknown (NaN chunks) until computed.
+
     Parameters
     ----------
     X : dask.array.Array or dask DataFrame (numeric columns)
@@ -63,7 +65,7 @@ def as_dask_array(X: Any) -> da.Array:
                 f"X must hold numbers only, but the dask DataFrame has non-numeric columns "
                 f"{bad}. Drop or encode them first, for example with X.select_dtypes('number')."
             )
-        X = X.to_dask_array(lengths=True)
+        X = X.to_dask_array()
     if not isinstance(X, da.Array):
         raise TypeError(
             f"Expected a dask array or dask DataFrame; got {type(X).__name__}. "
@@ -76,8 +78,6 @@ def as_dask_array(X: Any) -> da.Array:
         )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    if any(np.isnan(c) for c in X.chunks[0]):
-        X = X.compute_chunk_sizes()
     return X.rechunk({1: -1})
 
 
@@ -95,9 +95,13 @@ class DaskRows(BlockRows):
 
     def __init__(self, X: Any, weights: Any = None, *, persist: bool = False) -> None:
         X = as_dask_array(X)
-        w = _as_dask_weights(weights, X)
         if persist:
-            X, w = dask.persist(X, w)
+            X = X.persist()
+        if any(np.isnan(c) for c in X.chunks[0]):
+            X = X.compute_chunk_sizes()  # one cheap pass once persisted
+        w = _as_dask_weights(weights, X)
+        if persist and w is not None:
+            w = w.persist()
         self.X, self.weights = X, w
         self.n_rows, self.n_features = int(X.shape[0]), int(X.shape[1])
         self.total_weight = float(self.n_rows) if w is None else _check_weights(w)
