@@ -23,7 +23,7 @@ FULL, DIAG, SPHERICAL = 0, 1, 2
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
-def features(X, centre, kind, F):  # type: ignore[no-untyped-def]
+def features(X, centre, kind, F):
     """F[:, i] = features of X[i] - centre, in F's dtype (module docstring's layout).
 
     Rows are columns of F, so every loop below runs along contiguous rows and

@@ -16,9 +16,12 @@ centred statistics follow exactly. 'tied' projects the rows once by the shared
 precision factor and uses ``|y|², y, 1``.
 
 Expanding the square cancels digits in proportion to how far the centre is from a
-component in that component's own units (its Mahalanobis distance). Components
-closer than ``sqrt(_NEAR)`` to the mixture's mean share that centre; any other
-component is centred on its own mean, so clusters 1e9 apart stay exact.
+component in that component's own units (its Mahalanobis distance), and for
+'full' also to the condition number of its precision matrix. Components closer
+than ``sqrt(_NEAR)`` to the mixture's mean (with a condition number below
+``_NEAR``) share that centre; any other component is centred on its own mean, and
+a 'full' one is evaluated in the factored form ``|P^T (x - μ)|²``, so clusters
+1e9 apart and nearly singular covariances stay exact.
 
 Rows stay in their dtype (float32 rows give float32 densities), while
 responsibilities, products for the statistics and every sum are float64. With
@@ -78,15 +81,19 @@ class Group(NamedTuple):
     Attributes
     ----------
     centre : ndarray of shape (d,), float64
-    index : ndarray of shape (K_g,), intp
+    members : ndarray of shape (K_g,), intp
         The components in this group.
     W : ndarray of shape (m, K_g), the rows' dtype
         ``features(x - centre) @ W`` = log π_k + log N(x | k).
+    factor : ndarray of shape (d, d) or None
+        For a lone 'full' component centred on its mean: its precision Cholesky
+        factor, so its density comes from ``|P^T (x - μ)|²`` with no expansion.
     """
 
     centre: np.ndarray
-    index: np.ndarray
+    members: np.ndarray
     W: np.ndarray
+    factor: np.ndarray | None = None
 
 
 class Plan(NamedTuple):
@@ -100,6 +107,8 @@ class Plan(NamedTuple):
     groups : tuple of Group
     tied_factor : ndarray of shape (d, d) or None
         'tied' precision Cholesky factor, in the rows' dtype.
+    dead : ndarray of int
+        Components of weight 0, whose log-density is -inf.
     """
 
     kind: str
@@ -107,6 +116,7 @@ class Plan(NamedTuple):
     n_features: int
     groups: tuple[Group, ...]
     tied_factor: np.ndarray | None
+    dead: np.ndarray
 
 
 def make_plan(params: Params, cov: Covariance, dtype: np.dtype) -> Plan:
@@ -122,18 +132,27 @@ def make_plan(params: Params, cov: Covariance, dtype: np.dtype) -> Plan:
     kind = cov.name
     weights, means, prec = params.weights, params.means, params.precisions_cholesky
     K, d = means.shape
-    with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, on purpose
-        bias = np.log(weights) + cov.log_det_cholesky(prec, d) - 0.5 * d * _LOG_2PI
+    # A weight of exactly 0 means log 0 = -inf: that is set after the product
+    # (BLAS may multiply an infinite coefficient by a padding zero).
+    dead = np.flatnonzero(weights <= 0)
+    safe_weights = np.where(weights > 0, weights, 1.0)
+    bias = np.log(safe_weights) + cov.log_det_cholesky(prec, d) - 0.5 * d * _LOG_2PI
     centre = weights @ means
     delta = means - centre
     near = _centre_distance(kind, delta, prec) <= _NEAR
+    if kind == "full":
+        # Σ_jl Λ_jl z_j z_l loses digits in proportion to Λ's condition number.
+        near &= np.linalg.cond(prec) ** 2 <= _NEAR
     groups = []
     if near.any():
         groups.append(_group(kind, centre, np.flatnonzero(near), means, prec, bias, dtype))
     for k in np.flatnonzero(~near):
-        groups.append(_group(kind, means[k], np.array([k]), means, prec, bias, dtype))
+        group = _group(kind, means[k], np.array([k]), means, prec, bias, dtype)
+        if kind == "full":  # its own centre: the factored form |P_k^T (x - μ_k)|²
+            group = group._replace(factor=prec[k].astype(dtype))
+        groups.append(group)
     tied = prec.astype(dtype) if kind == "tied" else None
-    return Plan(kind, K, d, tuple(groups), tied)
+    return Plan(kind, K, d, tuple(groups), tied, dead)
 
 
 def _centre_distance(kind: str, delta: np.ndarray, prec: np.ndarray) -> np.ndarray:
@@ -226,11 +245,18 @@ def _features(X: np.ndarray, plan: Plan, group: Group) -> np.ndarray:
 def _weighted_log_prob(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, list[np.ndarray]]:
     """log π_k + log N(x_i | k), (K, n) in X's dtype, and each group's features."""
     feats = [_features(X, plan, g) for g in plan.groups]
-    if len(plan.groups) == 1:
-        return plan.groups[0].W.T @ feats[0], feats
-    wlp = np.empty((plan.n_components, X.shape[0]), dtype=X.dtype)
-    for g, F in zip(plan.groups, feats, strict=True):
-        wlp[g.index] = g.W.T @ F
+    if len(plan.groups) == 1 and plan.groups[0].factor is None:
+        wlp = plan.groups[0].W.T @ feats[0]
+    else:
+        wlp = np.empty((plan.n_components, X.shape[0]), dtype=X.dtype)
+        d = plan.n_features
+        for g, F in zip(plan.groups, feats, strict=True):
+            if g.factor is None:
+                wlp[g.members] = g.W.T @ F
+            else:
+                y = g.factor.T @ F[-1 - d : -1]
+                wlp[g.members[0]] = np.einsum("ji,ji->i", y, y) * -0.5 + g.W[-1, 0]
+    wlp[plan.dead] = -np.inf
     return wlp, feats
 
 
@@ -273,7 +299,7 @@ def chunk_stats(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Stats:
     del wlp
     sums, tied_second = [], None
     for g, F in zip(plan.groups, feats, strict=True):
-        r = rw if len(plan.groups) == 1 else rw[g.index]
+        r = rw if len(plan.groups) == 1 else rw[g.members]
         if plan.kind == "tied":
             z = np.subtract(X, g.centre)  # float64 centred rows
             sums.append(np.hstack([r @ z, r.sum(axis=1)[:, None]]))
@@ -300,6 +326,7 @@ def _stats_from_sums(
     K, d, kind = plan.n_components, plan.n_features, plan.kind
     mass = np.zeros(K)
     means = np.zeros((K, d))
+    scatter: np.ndarray
     if kind == "full":
         scatter = np.zeros((K, d, d))
     elif kind == "tied":
@@ -314,7 +341,7 @@ def _stats_from_sums(
         first = G[:, -1 - d : -1]
         safe = np.where(m > 0, m, 1.0)
         offset = first / safe[:, None]  # the mean's offset from the centre (0 where empty)
-        idx = g.index
+        idx = g.members
         mass[idx] = m
         means[idx] = np.where(m[:, None] > 0, g.centre + offset, 0.0)
         if kind == "full":
@@ -339,9 +366,9 @@ def chunk_log_resp(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     wlp, _ = _weighted_log_prob(X, plan)
     top = wlp.max(axis=0)
     shifted = np.subtract(wlp, top, dtype=np.float64)
-    np.exp(shifted, out=shifted)
-    log_norm = np.log(shifted.sum(axis=0))
-    log_norm += top
-    log_norm = log_norm.astype(X.dtype, copy=False)
-    wlp -= log_norm
-    return log_norm, wlp.T
+    log_sum = np.log(np.exp(shifted).sum(axis=0))
+    # Normalised relative to the top density: subtracting log_sum + top from wlp would
+    # round log_sum away when |top| is huge (a row far from every component).
+    shifted -= log_sum
+    log_norm = (log_sum + top).astype(X.dtype, copy=False)
+    return log_norm, shifted.astype(X.dtype, copy=False).T

@@ -19,7 +19,7 @@ from .._core.init import initial_assignment
 from .._core.stats import Stats, merge_all
 from . import _kernels
 
-__all__ = ["NumpyRows", "default_chunk_rows"]
+__all__ = ["NumpyRows", "default_chunk_rows", "label_stats"]
 
 # Working set per chunk: the features (m, rows) plus densities and
 # responsibilities (K, rows) stay near a core's L2 cache while BLAS reuses them;
@@ -27,6 +27,7 @@ __all__ = ["NumpyRows", "default_chunk_rows"]
 _CHUNK_BYTES = 2 * 2**20
 _MIN_CHUNK_ROWS = 256
 _MAX_CHUNK_ROWS = 16384
+_LABEL_CHUNK_ROWS = 65536
 
 T = TypeVar("T")
 
@@ -77,6 +78,55 @@ def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> list[
         if _pool is None or _pool._max_workers < workers:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaussmix")
         return list(_pool.map(lambda task: fn(*task), tasks))
+
+
+def label_stats(
+    X: np.ndarray, weights: np.ndarray | None, labels: np.ndarray, kind: str, n_components: int
+) -> Stats:
+    """Exact statistics of hard labels, one component's rows at a time (two-pass centring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    weights : ndarray of shape (n,) or None
+    labels : ndarray of shape (n,), int
+        Component of each row; -1 for a row that belongs to none.
+    kind : {'full', 'tied', 'diag', 'spherical'}
+    n_components : int
+    """
+    d = X.shape[1]
+    mass = np.zeros(n_components)
+    means = np.zeros((n_components, d))
+    scatter = np.zeros(
+        {"full": (n_components, d, d), "tied": (d, d), "diag": (n_components, d)}.get(
+            kind, (n_components,)
+        )
+    )
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_components + 1))
+    for k in range(n_components):
+        rows = order[bounds[k] : bounds[k + 1]]
+        if rows.size == 0:
+            continue
+        Xk = X[rows].astype(np.float64, copy=False)
+        wk = np.ones(rows.size) if weights is None else weights[rows]
+        mass[k] = wk.sum()
+        if mass[k] <= 0:
+            continue
+        means[k] = wk @ Xk / mass[k]
+        Z = Xk - means[k]
+        if kind in ("full", "tied"):
+            S = (Z.T * wk) @ Z
+            if kind == "full":
+                scatter[k] = S
+            else:
+                scatter += S
+        elif kind == "diag":
+            scatter[k] = wk @ (Z * Z)
+        else:
+            scatter[k] = wk @ np.einsum("ij,ij->i", Z, Z)
+    total = float(X.shape[0] if weights is None else weights.sum())
+    return Stats(total, 0.0, mass, means, scatter)
 
 
 class NumpyRows:
@@ -142,12 +192,15 @@ class NumpyRows:
     ) -> Stats:
         """Statistics of a fixed assignment: labels (n,) with -1 for none, or resp (n, K)."""
         parts = []
-        for rows, X, w in self.chunks(n_components):
-            if assignment.ndim == 1:
+        if assignment.ndim == 1:  # hard labels: large chunks, one component at a time
+            for start in range(0, self.n_rows, _LABEL_CHUNK_ROWS):
+                rows = slice(start, start + _LABEL_CHUNK_ROWS)
+                w = None if self.weights is None else self.weights[rows]
                 labels = assignment[rows]
-                resp = (labels[:, None] == np.arange(n_components)).astype(np.float64)
-            else:
-                resp = assignment[rows]
+                parts.append(label_stats(self.X[rows], w, labels, cov.name, n_components))
+            return merge_all(parts, cov.name)
+        for rows, X, w in self.chunks(n_components):
+            resp = assignment[rows]
             rw = resp if w is None else resp * w[:, None]
             total = float(X.shape[0] if w is None else w.sum())
             parts.append(stats_from_resp(X, rw, cov, total_weight=total))
