@@ -14,7 +14,7 @@ from gaussmix._core import estep
 from gaussmix._core.covariance import Params, get_covariance
 from gaussmix._core.stats import Stats
 from gaussmix.backends import _kernels
-from gaussmix.backends.numpy import NumpyRows
+from gaussmix.backends.numpy import NumpyRows, label_stats
 
 TYPES = ("full", "tied", "diag", "spherical")
 
@@ -183,3 +183,49 @@ def test_zero_weight_components_and_rows(engine):
     want = estep.chunk_stats(X, w, params, cov)
     assert got.mass[2] == 0.0
     assert_stats_close(got, want, 1e-10)
+
+
+def test_ill_conditioned_full_component_uses_the_factored_form(engine):
+    rng = np.random.default_rng(7)
+    params, cov = random_params("full", 3, 4, rng)
+    squeezed = params.covariances.copy()
+    squeezed[1] = np.diag([1.0, 1.0, 1.0, 1e-7])  # condition number 1e7
+    params = params._replace(
+        covariances=squeezed, precisions_cholesky=cov.cholesky_precisions(squeezed)
+    )
+    X = sample_rows(params, 300, rng)
+    plan = _kernels.make_plan(params, cov, X.dtype)
+    assert any(g.factor is not None for g in plan.groups)
+    want = estep.chunk_stats(X, None, params, cov)
+    assert_stats_close(_kernels.chunk_stats(X, None, plan), want, 1e-10)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_label_statistics_match_one_hot_responsibilities(kind):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(500, 3)) + 100.0
+    w = rng.uniform(0, 2, size=500)
+    labels = rng.integers(-1, 4, size=500)  # -1: a row of no component
+    labels[labels == 2] = 1  # component 2 stays empty
+    cov = get_covariance(kind)
+    got = label_stats(X, w, labels, kind, 4)
+    rw = (labels[:, None] == np.arange(4)) * w[:, None]
+    want = estep.stats_from_resp(X, rw, cov, total_weight=float(w.sum()))
+    assert_stats_close(got, want, 1e-12)
+    assert got.mass[2] == 0.0
+
+
+def test_kmeans_init_is_deterministic_and_honours_weights(monkeypatch):
+    from gaussmix._core import init
+
+    monkeypatch.setattr(init, "KMEANS_SAMPLE_ROWS", 300)  # sample, then Lloyd on all rows
+    rng = np.random.default_rng(9)
+    X = np.vstack([rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)) + 20.0])
+    w = np.ones(2000)
+    w[1000:] = 0.0  # the far cluster weighs nothing
+    a = init.kmeans_labels(X, w, 2, np.random.RandomState(0))
+    b = init.kmeans_labels(X, w, 2, np.random.RandomState(0))
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a[:1000])) == 2  # both clusters split the weighted rows
+    full = init.kmeans_labels(X, None, 2, np.random.RandomState(0))
+    assert len(np.unique(full[:1000])) == 1 and full[0] != full[-1]
