@@ -192,7 +192,10 @@ class TextFile(DataFile):
         delimiter = self.delimiter if delimiter == "unset" else delimiter
         if delimiter is None:
             return line.split()
-        return next(csv.reader([line], delimiter=delimiter))
+        try:
+            return next(csv.reader([line], delimiter=delimiter))
+        except csv.Error as exc:  # for example a field beyond csv's size limit
+            raise DataError(f"{self.path}: cannot split a line into fields ({exc})") from None
 
     def _column_name(self, i: int) -> str:
         return self.names[i] if self.names is not None else f"column {i}"

@@ -479,7 +479,8 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
     missing = sorted(_META_KEYS - set(meta))
     if missing:
         raise ModelFileError(f"its metadata lacks {', '.join(missing)}")
-    if meta["covariance_type"] not in COVARIANCE_TYPES:
+    kind = meta["covariance_type"]
+    if not isinstance(kind, str) or kind not in COVARIANCE_TYPES:
         raise ModelFileError(f"its covariance type {meta['covariance_type']!r} is unknown")
     for key in ("n_components", "n_features"):
         if not _is_count(meta[key]) or meta[key] < 1:
@@ -525,6 +526,8 @@ def _check_mixture(covariance_type: str, tensors: dict[str, np.ndarray]) -> None
     weights = tensors["weights"]
     if np.any(weights < 0):
         raise ModelFileError("its weights are not all non-negative")
+    if np.any(weights > 1.0):  # (checked first: a sum of huge weights would overflow)
+        raise ModelFileError("its weights are not all at most 1")
     if abs(float(weights.sum()) - 1.0) > 1e-8:
         raise ModelFileError(f"its weights sum to {float(weights.sum())!r}, not 1")
     cov, chol = tensors["covariances"], tensors["precisions_cholesky"]
@@ -550,5 +553,7 @@ def _check_mixture(covariance_type: str, tensors: dict[str, np.ndarray]) -> None
         if eig[0] <= 0:
             raise ModelFileError(f"{which} is not positive definite")
         tol = 1e-6 + 1e3 * np.finfo(np.float64).eps * float(eig[-1] / eig[0])
-        if not np.all(np.abs(p.T @ c @ p - eye) <= tol):
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd factors: inf, no match
+            matches = np.all(np.abs(p.T @ c @ p - eye) <= tol)
+        if not matches:
             raise ModelFileError(f"the precisions_cholesky of {which} do not match it")
