@@ -38,7 +38,17 @@ import numpy as np
 from .._core.covariance import Covariance, Params
 from .._core.stats import Stats
 
-__all__ = ["Plan", "chunk_log_resp", "chunk_stats", "jit", "make_plan"]
+__all__ = [
+    "Plan",
+    "Sums",
+    "add_sums",
+    "chunk_log_resp",
+    "chunk_stats",
+    "chunk_sums",
+    "jit",
+    "make_plan",
+    "stats_from_sums",
+]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _NEAR = 1e4  # squared Mahalanobis distance of the shared centre: cancellation ≲ eps·1e4
@@ -283,8 +293,27 @@ def _responsibilities(
     return rw, log_norm, ll
 
 
-def chunk_stats(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Stats:
-    """E-step statistics of one chunk (the fast equivalent of ``_core.estep.chunk_stats``).
+class Sums(NamedTuple):
+    """Raw sums of a block of rows about each group's centre; they add exactly.
+
+    Attributes
+    ----------
+    total_weight, log_likelihood : float
+    groups : tuple of ndarray
+        Per group, Σ_i w_i r_ik f(x_i - c_g) of shape (K_g, m) (for 'tied' the
+        first moments and the mass only).
+    tied_second : ndarray of shape (d, d) or None
+        'tied': Σ_g Σ_i (Σ_{k in g} w_i r_ik) (x_i - c_g)(x_i - c_g)^T.
+    """
+
+    total_weight: float
+    log_likelihood: float
+    groups: tuple[np.ndarray, ...]
+    tied_second: np.ndarray | None
+
+
+def chunk_sums(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Sums:
+    """E-step sums of one chunk under ``plan``.
 
     Parameters
     ----------
@@ -307,21 +336,47 @@ def chunk_stats(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Stats:
             tied_second = second if tied_second is None else tied_second + second
         else:
             sums.append(r @ F.T.astype(np.float64, copy=False))
-    return _stats_from_sums(plan, sums, tied_second, total, ll)
+    return Sums(total, ll, tuple(sums), tied_second)
 
 
-def _stats_from_sums(
-    plan: Plan,
-    sums: list[np.ndarray],
-    tied_second: np.ndarray | None,
-    total: float,
-    ll: float,
-) -> Stats:
-    """Centred statistics from each group's sums of ``w r f`` (K_g, m).
+def add_sums(parts: list[Sums]) -> Sums:
+    """Sum of the sums of disjoint blocks, by a balanced tree (rounding ~ log(blocks)).
 
-    The last column is the mass, the d before it the first moment about the
-    group's centre, and the leading ones the second moments (for 'tied' these
-    come summed over components in ``tied_second``).
+    Raises
+    ------
+    ValueError
+        If ``parts`` is empty.
+    """
+    if not parts:
+        raise ValueError("cannot add an empty collection of sums")
+    level = list(parts)
+    while len(level) > 1:
+        paired = [_add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def _add(a: Sums, b: Sums) -> Sums:
+    tied = None if a.tied_second is None else a.tied_second + b.tied_second
+    groups = tuple(x + y for x, y in zip(a.groups, b.groups, strict=True))
+    return Sums(
+        a.total_weight + b.total_weight, a.log_likelihood + b.log_likelihood, groups, tied
+    )
+
+
+def chunk_stats(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Stats:
+    """E-step statistics of one chunk (the fast equivalent of ``_core.estep.chunk_stats``)."""
+    return stats_from_sums(plan, chunk_sums(X, weights, plan))
+
+
+def stats_from_sums(plan: Plan, sums: Sums) -> Stats:
+    """Centred statistics from the sums of all rows (once per E-step).
+
+    In each group's sums the last column is the mass, the d before it the first
+    moment about the group's centre, and the leading ones the second moments
+    (for 'tied' those come summed over components in ``tied_second``).
     """
     K, d, kind = plan.n_components, plan.n_features, plan.kind
     mass = np.zeros(K)
@@ -336,7 +391,7 @@ def _stats_from_sums(
     else:
         scatter = np.zeros(K)
     rows, cols = np.triu_indices(d)
-    for g, G in zip(plan.groups, sums, strict=True):
+    for g, G in zip(plan.groups, sums.groups, strict=True):
         m = G[:, -1]
         first = G[:, -1 - d : -1]
         safe = np.where(m > 0, m, 1.0)
@@ -356,9 +411,9 @@ def _stats_from_sums(
         else:
             scatter[idx] = G[:, 0] - np.einsum("kj,kj->k", first, offset)
     if kind == "tied":
-        assert tied_second is not None
-        scatter += tied_second
-    return Stats(total, ll, mass, means, scatter)
+        assert sums.tied_second is not None
+        scatter += sums.tied_second
+    return Stats(sums.total_weight, sums.log_likelihood, mass, means, scatter)
 
 
 def chunk_log_resp(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, np.ndarray]:

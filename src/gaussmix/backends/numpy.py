@@ -178,7 +178,8 @@ class NumpyRows:
         K = params.means.shape[0]
         plan = _kernels.make_plan(params, cov, self.X.dtype)
         tasks = ((X, w, plan) for _, X, w in self.chunks(K))
-        return merge_all(_map_chunks(_kernels.chunk_stats, tasks), cov.name)
+        sums = _kernels.add_sums(_map_chunks(_kernels.chunk_sums, tasks))
+        return _kernels.stats_from_sums(plan, sums)
 
     def initial_stats(
         self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
