@@ -98,7 +98,7 @@ class DaskRows(BlockRows):
         if persist:
             X = X.persist()
         if any(np.isnan(c) for c in X.chunks[0]):
-            X = X.compute_chunk_sizes()  # one cheap pass once persisted
+            X = X.compute_chunk_sizes()  # DataFrames: cheap once persisted
         w = _as_dask_weights(weights, X)
         if persist and w is not None:
             w = w.persist()
