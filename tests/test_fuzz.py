@@ -8,8 +8,15 @@ covariance type and every init. Each input must either fit with finite parameter
 and finite ``predict``/``predict_proba``/``score_samples``, or raise a ValueError
 whose message is one of the known clear ones (never a NumPy or LinAlg internal).
 
-CI runs a bounded campaign; ``make fuzz`` (HYPOTHESIS_PROFILE=fuzz) a long one.
-Each test prints how many inputs it tried and how they ended.
+The same holds for inference on hostile rows, for model files (truncated,
+bit-flipped, overwritten, extended, oversized headers, and wrong versions or values
+behind a valid digest: a working model or one ModelFileError) and for the command
+line (random bytes, empty files, huge fields, odd encodings: exit status 2 with one
+line on stderr).
+
+CI runs a bounded campaign (about 200 inputs); ``make fuzz`` (HYPOTHESIS_PROFILE=fuzz)
+a long one (thousands). The module prints how many inputs it tried and how they
+ended; GAUSSMIX_FUZZ_TRACE=1 also prints each rejected input.
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ OUTCOMES: Counter[str] = Counter()
 def _report(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     tried = sum(OUTCOMES.values())
+    if not tried:
+        return
     summary = ", ".join(f"{count} {what}" for what, count in OUTCOMES.most_common())
     line = f"\nfuzz ({'long' if LONG else 'CI'} profile): tried {tried} inputs: {summary}"
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -256,15 +265,18 @@ def test_inference_on_hostile_rows_is_finite_or_a_clear_value_error(
 # A loaded file is either a working model or one ModelFileError (a ValueError) whose
 # message names the file; nothing else may escape, and nothing in it is ever executed.
 
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+
 NASTY_JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    _containers,
     max_leaves=8,
 )
 
@@ -490,3 +502,23 @@ def test_the_command_line_answers_bad_files_with_one_line_and_status_2(
     assert len(lines) == 1 and lines[0].startswith("gaussmix: error: "), err
     assert "internal error" not in err and "Traceback" not in err, err
     _record(f"cli {command}: status 2")
+
+
+# -- the scale policy, spelled out ---------------------------------------------------------
+def test_values_beyond_1e140_are_one_rescale_error_at_fit_and_inference() -> None:
+    X = np.random.default_rng(3).normal(size=(40, 2))
+    with pytest.raises(ValueError, match=r"values reach 2e\+150.*Please rescale X"):
+        GaussianMixture(2).fit(np.vstack([X, [[2e150, 0.0]]]))
+    gm = GaussianMixture(2, random_state=0).fit(X * 1e139)  # just inside: fits finitely
+    _assert_finite_model(gm, X * 1e139)
+    with pytest.raises(ValueError, match="Please rescale X"):
+        gm.predict(X * 1e141)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e15, 1e30])
+def test_float32_beyond_its_safe_range_is_computed_in_float64(scale: float) -> None:
+    X = (np.random.default_rng(4).normal(size=(60, 2)) + np.repeat([[0.0], [8.0]], 30, 0)) * scale
+    X32 = X.astype(np.float32)
+    gm = GaussianMixture(2, random_state=0, reg_covar=0.0).fit(X32)
+    assert gm.n_reseeds_ == 0
+    _assert_finite_model(gm, X32)
