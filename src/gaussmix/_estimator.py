@@ -7,6 +7,7 @@ rows object (see :mod:`gaussmix.backends`).
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from typing import Any
@@ -98,6 +99,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
     learning_offset : float >= 0, default=2.0
         t0 in that step size; larger values damp the first online steps.
+    device : None, str or torch.device, default=None
+        Where the work runs (needs PyTorch: ``pip install "gaussmix[torch]"``).
+        None: a torch tensor is fitted where it lives (CPU or GPU) and NumPy input
+        stays on the NumPy backend, which never imports torch. 'cpu', 'cuda',
+        'cuda:1', ...: NumPy input (and tensors) are moved there. 'auto': the GPU
+        when there is one, else the CPU. Fitted attributes stay NumPy arrays;
+        ``predict``, ``predict_proba`` and ``score_samples`` return a tensor on its
+        device for tensor input, a NumPy array otherwise.
 
     Attributes
     ----------
@@ -126,6 +135,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     Parameters and statistics are float64. float32 input stays float32 in the
     row-wise work (densities, responsibilities) while every sum is accumulated in
     float64, so memory and bandwidth halve without losing the statistics' accuracy.
+    The torch backend keeps the same policy on the device: float32 tensors stay
+    float32 in the row-wise work and their statistics are accumulated in float64
+    there (see :mod:`gaussmix.backends.torch`).
     """
 
     def __init__(
@@ -148,6 +160,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         missing: str = "error",
         learning_decay: float = 0.7,
         learning_offset: float = 2.0,
+        device: Any = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -166,6 +179,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.missing = missing
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.device = device
 
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
@@ -277,20 +291,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         if not reset:
             check_is_fitted(self)
+        if self.device is not None or _is_tensor(X):
+            backend = _torch_backend()
+            rows, weights = backend.torch_rows(
+                self, X, sample_weight, reset=reset, validate_numpy=self._validate_X
+            )
+            if reset:
+                self._check_enough_rows(rows.n_rows, weights)
+            return rows
         blocks = block_rows(X, sample_weight, persist=reset)  # Dask collections, scan() files
         if blocks is not None:
             return self._check_block_rows(blocks, reset=reset)
         X = self._validate_X(X, reset=reset)
         weights = check_sample_weight(sample_weight, X.shape[0])
         if reset:
-            n_rows = X.shape[0] if weights is None else int(np.count_nonzero(weights))
-            if n_rows < self.n_components:
-                raise ValueError(
-                    f"Expected n_samples >= n_components but got n_components = "
-                    f"{self.n_components}, n_samples = {n_rows}"
-                    f"{' (with non-zero weight)' if weights is not None else ''}. "
-                    "Use fewer components or more data."
-                )
+            self._check_enough_rows(X.shape[0], weights)
         if self.missing == "marginalize" and np.isnan(X).any():
             rows = MissingRows(X, weights, NumpyRows)
             if reset and rows.empty_index.size:
@@ -310,6 +325,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
             return rows
         return NumpyRows(X, weights)
+
+    def _check_enough_rows(self, n_rows: int, weights: Any) -> None:
+        """Raise unless there are at least n_components rows (of non-zero weight)."""
+        if weights is not None:
+            n_rows = int((weights > 0).sum())
+        if n_rows < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_rows}"
+                f"{' (with non-zero weight)' if weights is not None else ''}. "
+                "Use fewer components or more data."
+            )
 
     def _check_block_rows(self, rows: Rows, *, reset: bool) -> Rows:
         """The feature-count and row-count checks of ``_rows`` for block rows."""
@@ -555,7 +582,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return rows.map_log_resp(
             self._params,
             get_covariance(self.covariance_type),
-            lambda _, log_resp: np.exp(log_resp),
+            lambda _, log_resp: _exp(log_resp),
         )
 
     def predict(self, X: Any) -> np.ndarray:
@@ -654,12 +681,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Bayesian information criterion on X (lower is better)."""
         log_norm = self.score_samples(X)
         n = log_norm.shape[0]
-        return float(-2 * np.sum(log_norm, dtype=np.float64) + self._n_parameters() * np.log(n))
+        return float(-2 * _sum64(log_norm) + self._n_parameters() * np.log(n))
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X (lower is better)."""
         log_norm = self.score_samples(X)
-        return float(-2 * np.sum(log_norm, dtype=np.float64) + 2 * self._n_parameters())
+        return float(-2 * _sum64(log_norm) + 2 * self._n_parameters())
 
 
 def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -674,3 +701,36 @@ def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray
     if not np.all(np.isfinite(array)):
         raise ValueError(f"The parameter '{name}' contains NaN or infinite values.")
     return array
+
+
+# -- torch integration (gaussmix.backends.torch is imported only when needed) -------
+def _is_tensor(X: Any) -> bool:
+    """Whether X is a torch tensor, without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(X, torch.Tensor)
+
+
+def _torch_backend() -> Any:
+    """:mod:`gaussmix.backends.torch`, or a clear ImportError when torch is missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "GaussianMixture(device=...) and torch tensor input need PyTorch, which is not "
+            'installed. Install it with: pip install "gaussmix[torch]"'
+        ) from exc
+    from .backends import torch as backend
+
+    return backend
+
+
+def _exp(values: Any) -> Any:
+    """Elementwise exp of a NumPy array or a tensor, in its own kind."""
+    return np.exp(values) if isinstance(values, np.ndarray) else values.exp()
+
+
+def _sum64(values: Any) -> float:
+    """Sum of a NumPy or Dask array or a tensor, accumulated in float64."""
+    if _is_tensor(values):
+        return float(values.double().sum())
+    return float(np.sum(values, dtype=np.float64))
