@@ -11,19 +11,22 @@ synchronisation (the EM loop's convergence check needs its log-likelihood).
 Kernels ('full', the costly case)
 ---------------------------------
 Rows are centred by a shift ``c`` (the mixture's mean Σ_k π_k μ_k, which after
-the first M-step is the data's weighted mean), padded with a column of ones, and
+the first M-step is the data's weighted mean) and padded with a column of ones, so
 one batched product gives every component's whitened coordinates at once::
 
-    Y[k] = [x - c, 1] @ [[P_k], [-(μ_k - c) P_k]]  =  (x - μ_k) P_k      (K, rows, d)
+    y_k = [x - c, 1] @ [[P_k], [-(μ_k - c) P_k]]  =  (x - μ_k) P_k
 
-so ``|Y[k]|²`` is the Mahalanobis distance, and after the log-sum-exp the same
-tensor, scaled in place by √(w r_k), gives the scatter about the current means in
-whitened coordinates with one more batched product, ``Σ_i w r_ik y yᵀ``. It is
-mapped back once per iteration, ``S_k = P_k⁻ᵀ (Σ w r y yᵀ) P_k⁻¹`` in float64, and
-moved to the new means exactly (Chan's correction). 'tied' does the same with the
-shared factor; 'diag' and 'spherical' use the per-component differences directly.
-Peak memory beyond the data is one (K, chunk, d) work tensor; chunks are sized to
-bound it (512 MiB on a GPU, 16 MiB on the CPU).
+computed as (K·d, p) @ (p, rows/s) for blocks of rows ('blocks', the default: wide
+products suit GPU matrix kernels) or as (rows, p) @ (p, d) per component
+('batched'). ``|y_k|²`` is the Mahalanobis distance, and after the log-sum-exp the
+same tensor, scaled in place by √(w r_k), gives the scatter about the current
+means in whitened coordinates with one more batched product, ``Σ_i w r_ik y yᵀ``.
+It is mapped back once per iteration, ``S_k = P_k⁻ᵀ (Σ w r y yᵀ) P_k⁻¹`` in
+float64, and moved to the new means exactly (Chan's correction). 'tied' does the
+same with the shared factor; 'diag' and 'spherical' use the per-component
+differences directly. Peak memory beyond the data is one (K, chunk, d) work tensor;
+chunks are sized to bound it (``CUDA_CHUNK_BYTES``: min(2 GiB, GPU memory / 16);
+``CPU_CHUNK_BYTES``: 16 MiB).
 
 dtype policy
 ------------
