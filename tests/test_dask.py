@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 dask = pytest.importorskip("dask")
+pytest.importorskip("dask.bag")
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -207,6 +208,8 @@ def test_bad_dask_input_errors():
         gm.predict(da.from_array(bad, chunks=(250, 3))).compute()
     with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture is expecting 3"):
         gm.predict(da.from_array(X[:, :2], chunks=(250, 2)))
+    with pytest.raises(TypeError, match="Expected a dask array or dask DataFrame; got Bag"):
+        gm.fit(dask.bag.from_sequence([1.0, 2.0, 3.0]))
     with pytest.raises(ValueError, match="2D dask array"):
         gm.fit(da.from_array(X[:, 0], chunks=250))
     with pytest.raises(ValueError, match="n_samples >= n_components"):

@@ -24,9 +24,7 @@ from typing import Any
 
 import dask
 import dask.array as da
-import dask.dataframe as dd
 import numpy as np
-from pandas.api.types import is_numeric_dtype
 
 from .._core.covariance import Covariance, Params
 from .._core.estep import log_responsibilities
@@ -56,21 +54,8 @@ def as_dask_array(X: Any) -> da.Array:
     ValueError
         If X is not two-dimensional.
     """
-    if isinstance(X, dd.Series):
-        X = X.to_frame()
-    if isinstance(X, dd.DataFrame):
-        bad = [str(c) for c, t in X.dtypes.items() if not is_numeric_dtype(t)]
-        if bad:
-            raise TypeError(
-                f"X must hold numbers only, but the dask DataFrame has non-numeric columns "
-                f"{bad}. Drop or encode them first, for example with X.select_dtypes('number')."
-            )
-        X = X.to_dask_array()
     if not isinstance(X, da.Array):
-        raise TypeError(
-            f"Expected a dask array or dask DataFrame; got {type(X).__name__}. "
-            "Convert it with dask.array.from_array or pass a NumPy array."
-        )
+        X = _frame_to_array(X)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2D dask array of shape (n_samples, n_features); got shape {X.shape}. "
@@ -79,6 +64,27 @@ def as_dask_array(X: Any) -> da.Array:
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     return X.rechunk({1: -1})
+
+
+def _frame_to_array(X: Any) -> da.Array:
+    """A dask DataFrame's (or Series') numeric columns as an array (needs dask[dataframe])."""
+    import dask.dataframe as dd
+    from pandas.api.types import is_numeric_dtype
+
+    if isinstance(X, dd.Series):
+        X = X.to_frame()
+    if not isinstance(X, dd.DataFrame):
+        raise TypeError(
+            f"Expected a dask array or dask DataFrame; got {type(X).__name__}. "
+            "Convert it with dask.array.from_array or pass a NumPy array."
+        )
+    bad = [str(c) for c, t in X.dtypes.items() if not is_numeric_dtype(t)]
+    if bad:
+        raise TypeError(
+            f"X must hold numbers only, but the dask DataFrame has non-numeric columns "
+            f"{bad}. Drop or encode them first, for example with X.select_dtypes('number')."
+        )
+    return X.to_dask_array()
 
 
 class DaskRows(BlockRows):
