@@ -301,3 +301,16 @@ def test_scikit_learn_estimator_checks_pass_with_marginalize() -> None:
         )
     failed = [(r["check_name"], str(r["exception"])) for r in results if r["status"] == "failed"]
     assert not failed
+
+
+def test_a_marginalizing_model_round_trips_through_a_model_file(tmp_path) -> None:
+    from gaussmix import load
+
+    X, _ = _mixture(200, seed=21)
+    Xm = _mask(X, 0.2, seed=22)
+    gm = GaussianMixture(3, random_state=0, missing="marginalize").fit(Xm)
+    gm.save(tmp_path / "m.gmm")
+    again = load(tmp_path / "m.gmm")
+    assert again.missing == "marginalize" and again.n_reseeds_ == gm.n_reseeds_
+    np.testing.assert_array_equal(again.score_samples(Xm), gm.score_samples(Xm))
+    np.testing.assert_array_equal(again.impute(Xm), gm.impute(Xm))
