@@ -95,10 +95,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
     learning_offset : float >= 0, default=2.0
         t0 in that step size; larger values damp the first online steps.
-    learning_decay : float in (0.5, 1], default=0.7
-        κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
-    learning_offset : float >= 0, default=2.0
-        t0 in that step size; larger values damp the first online steps.
     device : None, str or torch.device, default=None
         Where the work runs (needs PyTorch: ``pip install "gaussmix[torch]"``).
         None: a torch tensor is fitted where it lives (CPU or GPU) and NumPy input
@@ -348,12 +344,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if reset:
             self.n_features_in_ = rows.n_features
             self.__dict__.pop("feature_names_in_", None)
-            if rows.n_rows < self.n_components:
-                raise ValueError(
-                    f"Expected n_samples >= n_components but got n_components = "
-                    f"{self.n_components}, n_samples = {rows.n_rows}. "
-                    "Use fewer components or more data."
-                )
+            self._check_enough_rows(rows.n_rows, None)
         elif rows.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
