@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,10 @@ def test_initialisation_of_large_files_reads_a_sample(tmp_path, monkeypatch, ini
     data = scan(_write(tmp_path, "npy"), chunk_rows=128)
     gm = GaussianMixture(**dict(KW, init_params=init_params, n_init=4)).fit(data)
     assert gm.score(data) == pytest.approx(GaussianMixture(**KW).fit(X).score(X), abs=1e-6)
+
+
+def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
+    path = _write(tmp_path, "parquet")
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # import fails
+    with pytest.raises(ImportError, match=r"needs pyarrow.*gaussmix\[dask\]"):
+        scan(path)

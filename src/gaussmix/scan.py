@@ -253,8 +253,13 @@ class Scan:
 
     # -- Parquet --------------------------------------------------------------
     def _open_parquet(self) -> tuple[list[str], list[np.dtype]]:
-        import pyarrow.parquet as pq
-
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ImportError(
+                f"scan: reading {self.path.name} needs pyarrow; install it with "
+                'pip install "gaussmix[dask]" (or pip install pyarrow).'
+            ) from None
         with pq.ParquetFile(self.path) as pf:
             schema = pf.schema_arrow
             self._n_rows = int(pf.metadata.num_rows)
