@@ -57,8 +57,8 @@ _pool: ThreadPoolExecutor | None = None
 _blas: Any = None
 
 
-def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> list[T]:
-    """``[fn(*task) for task in tasks]`` in order, on a thread pool when there are several.
+def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:
+    """``fn(*task) for task in tasks``, in order, on a thread pool when there are several.
 
     The kernels release the GIL (BLAS, NumPy loops, numba ``nogil``), so chunks run
     in parallel. BLAS is held to one thread meanwhile: its products here are small,
@@ -74,10 +74,12 @@ def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> list[
         _blas = ThreadpoolController()
     with _blas.limit(limits=1, user_api="blas"):
         if workers <= 1:
-            return [fn(*task) for task in tasks]
+            for task in tasks:
+                yield fn(*task)
+            return
         if _pool is None or _pool._max_workers < workers:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaussmix")
-        return list(_pool.map(lambda task: fn(*task), tasks))
+        yield from _pool.map(lambda task: fn(*task), tasks)
 
 
 def label_stats(
@@ -178,7 +180,7 @@ class NumpyRows:
         K = params.means.shape[0]
         plan = _kernels.make_plan(params, cov, self.X.dtype)
         tasks = ((X, w, plan) for _, X, w in self.chunks(K))
-        sums = _kernels.add_sums(_map_chunks(_kernels.chunk_sums, tasks))
+        sums = _kernels.add_sums(list(_map_chunks(_kernels.chunk_sums, tasks)))
         return _kernels.stats_from_sums(plan, sums)
 
     def initial_stats(
@@ -220,7 +222,17 @@ class NumpyRows:
         def one(X: np.ndarray) -> np.ndarray:
             return reduce(*_kernels.chunk_log_resp(X, plan))
 
-        return np.concatenate(_map_chunks(one, ((X,) for _, X, _ in self.chunks(K))))
+        # Each chunk's result goes straight into the output, so the results are
+        # never held twice.
+        out: np.ndarray | None = None
+        start = 0
+        for part in _map_chunks(one, ((X,) for _, X, _ in self.chunks(K))):
+            if out is None:
+                out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
+            out[start : start + part.shape[0]] = part
+            start += part.shape[0]
+        assert out is not None and start == self.n_rows
+        return out
 
     def worst_explained(self, params: Params, cov: Covariance, m: int) -> np.ndarray:
         """The ``m`` rows of lowest log-likelihood under ``params``, shape (m', d), m' <= m.
