@@ -172,12 +172,18 @@ def useful_flops(case: Case) -> float:
 
 
 # -- timing -----------------------------------------------------------------------
+SKLEARN_BLAS_THREADS: int | None = None  # --sklearn-blas-threads
+
+
 def fit_time(cls: type, X: np.ndarray, case: Case, init: dict, n_iter: int) -> tuple[float, float]:
     """Wall time of one fit and its final lower bound."""
+    from threadpoolctl import threadpool_limits
+
     model = cls(
         case.k, covariance_type=case.covariance_type, tol=0.0, max_iter=n_iter, **init
     )
-    with warnings.catch_warnings():
+    threads = SKLEARN_BLAS_THREADS if cls is SkGaussianMixture else None
+    with warnings.catch_warnings(), threadpool_limits(limits=threads, user_api="blas"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         seconds = _timed(lambda: model.fit(X))
     return seconds, float(model.lower_bound_)
@@ -311,7 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-init", action="store_true")
     parser.add_argument("--only", help="run only cases whose label contains this text")
+    parser.add_argument(
+        "--sklearn-blas-threads",
+        type=int,
+        help="hold scikit-learn's BLAS to this many threads (default: BLAS's own default)",
+    )
     args = parser.parse_args(argv)
+    global SKLEARN_BLAS_THREADS
+    SKLEARN_BLAS_THREADS = args.sklearn_blas_threads
 
     scale = 10 if args.quick else 1
     n_iter, repeats = (4, 2) if args.quick else (8, 3)
@@ -322,7 +335,11 @@ def main(argv: list[str] | None = None) -> int:
         f"float32 {peaks['float32']:.0f} GFLOP/s\n"
     )
 
-    print(f"EM iterations per fit: {n_iter}; repeats: {repeats} (alternating); medians.\n")
+    blas = args.sklearn_blas_threads or "default"
+    print(
+        f"EM iterations per fit: {n_iter}; repeats: {repeats} (alternating); medians; "
+        f"scikit-learn's BLAS threads: {blas}.\n"
+    )
     print(
         "| case | scikit-learn ms/iter | gaussmix ms/iter | ratio | target | "
         "GFLOP/s (% of peak) | bound gap |"

@@ -88,6 +88,16 @@ def kmeans_labels(
     -------
     labels : ndarray of shape (n,), intp
     """
+    from threadpoolctl import threadpool_limits
+
+    # The products here are small: BLAS threads would only wait on each other.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _kmeans_labels(X, weights, n_components, rng)
+
+
+def _kmeans_labels(
+    X: np.ndarray, weights: np.ndarray | None, n_components: int, rng: np.random.RandomState
+) -> np.ndarray:
     from sklearn.cluster import kmeans_plusplus
 
     n = X.shape[0]

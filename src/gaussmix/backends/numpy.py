@@ -57,6 +57,16 @@ _pool: ThreadPoolExecutor | None = None
 _blas: Any = None
 
 
+def _single_threaded_blas() -> Any:
+    """A context holding BLAS to one thread (its threads only wait on each other here)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
 def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:
     """``fn(*task) for task in tasks``, in order, on a thread pool when there are several.
 
@@ -65,14 +75,10 @@ def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Itera
     and its own threads would only oversubscribe the cores. Results come back in
     task order, so merging them is deterministic whatever the scheduling.
     """
-    global _pool, _blas
+    global _pool
     tasks = list(tasks)
     workers = min(n_threads(), len(tasks))
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    with _blas.limit(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         if workers <= 1:
             for task in tasks:
                 yield fn(*task)
@@ -196,11 +202,12 @@ class NumpyRows:
         """Statistics of a fixed assignment: labels (n,) with -1 for none, or resp (n, K)."""
         parts = []
         if assignment.ndim == 1:  # hard labels: large chunks, one component at a time
-            for start in range(0, self.n_rows, _LABEL_CHUNK_ROWS):
-                rows = slice(start, start + _LABEL_CHUNK_ROWS)
-                w = None if self.weights is None else self.weights[rows]
-                labels = assignment[rows]
-                parts.append(label_stats(self.X[rows], w, labels, cov.name, n_components))
+            with _single_threaded_blas():
+                for start in range(0, self.n_rows, _LABEL_CHUNK_ROWS):
+                    rows = slice(start, start + _LABEL_CHUNK_ROWS)
+                    w = None if self.weights is None else self.weights[rows]
+                    labels = assignment[rows]
+                    parts.append(label_stats(self.X[rows], w, labels, cov.name, n_components))
             return merge_all(parts, cov.name)
         for rows, X, w in self.chunks(n_components):
             resp = assignment[rows]
