@@ -66,6 +66,21 @@ def _fit(problem: dict[str, Any], **extra: Any) -> GaussianMixture:
         return GaussianMixture(K, **params, **extra).fit(X)
 
 
+def _condition(covariance_type: str, covariances: np.ndarray) -> float:
+    """The largest condition number among the components' covariances.
+
+    A nearly singular covariance (collapsed or collinear draws) determines the
+    densities only to ~eps·cond, so chunk-invariance allowances grow beyond 1e6.
+    """
+    if covariance_type == "full":
+        return float(np.linalg.cond(covariances).max())
+    if covariance_type == "tied":
+        return float(np.linalg.cond(covariances))
+    if covariance_type == "diag":
+        return float((covariances.max(axis=1) / covariances.min(axis=1)).max())
+    return 1.0
+
+
 @SETTINGS
 @given(problems())
 def test_fitted_parameters_are_valid(problem: dict[str, Any]) -> None:
@@ -112,14 +127,7 @@ def test_expectation_is_chunk_invariant(problem: dict[str, Any], chunk_rows: int
     cov = get_covariance(problem["covariance_type"])
     whole = NumpyRows(X, chunk_rows=X.shape[0]).expectation(gm._params, cov)
     chunked = NumpyRows(X, chunk_rows=chunk_rows).expectation(gm._params, cov)
-    # A nearly singular covariance (collapsed or collinear draws) determines the
-    # densities only to ~eps·cond, so the allowance grows beyond a condition of 1e6.
-    d = X.shape[1]
-    cond = max(
-        np.linalg.cond(dense_covariance(problem["covariance_type"], gm.covariances_, k, d))
-        for k in range(problem["K"])
-    )
-    rtol = 1e-10 * max(1.0, cond / 1e6)
+    rtol = 1e-10 * max(1.0, _condition(problem["covariance_type"], gm.covariances_) / 1e6)
     # Sums of terms of both signs are exact to rounding of their absolute sums.
     log_scale = float(np.abs(gm.score_samples(X)).sum())
     assert_allclose(
@@ -153,6 +161,9 @@ def test_em_is_chunk_invariant(problem: dict[str, Any], chunk_rows: int) -> None
         )
     whole, chunked = results
     assert chunked.n_iter == whole.n_iter
-    assert_allclose(chunked.lower_bounds, whole.lower_bounds, rtol=1e-10, atol=1e-10)
+    # Seeding on single rows can leave a component nearly singular (see _condition).
+    scale = max(1.0, _condition(problem["covariance_type"], whole.params.covariances) / 1e6)
+    assert_allclose(chunked.lower_bounds, whole.lower_bounds, rtol=1e-10 * scale, atol=1e-10)
     for got, want in zip(chunked.params, whole.params, strict=True):
-        assert_allclose(got, want, rtol=1e-8, atol=1e-10 * max(1.0, np.abs(want).max()))
+        atol = 1e-10 * scale * max(1.0, np.abs(want).max())
+        assert_allclose(got, want, rtol=1e-8 * scale, atol=atol)
