@@ -75,11 +75,6 @@ def test_malformed_data_is_a_clear_error(X: Any, message: str) -> None:
             fitted.predict(X)
 
 
-def test_3d_data_says_what_to_do() -> None:
-    with pytest.raises(ValueError, match=re.escape("Reshape it, for example with X.reshape")):
-        GaussianMixture().fit(np.ones((4, 3, 2)))
-
-
 def test_fewer_rows_than_components() -> None:
     with pytest.raises(
         ValueError,
