@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--k", type=int, default=64)
     parser.add_argument("--iters", type=int, default=10, help="extra iterations timed (gaussmix)")
     parser.add_argument("--sklearn-gpu-iters", type=int, default=3)
-    parser.add_argument("--kernels", default="batched,blocks", help="'full' kernels to try")
+    parser.add_argument(
+        "--kernels", default="batched,blocks,tf32x3,fused", help="'full' kernels to try"
+    )
     parser.add_argument(
         "--chunk-mib", default="0,512", help="chunk budgets to try (MiB; 0: the default)"
     )
@@ -283,18 +285,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         attr = "CUDA_CHUNK_BYTES" if device.type == "cuda" else "CPU_CHUNK_BYTES"
         default_budget = getattr(torch_backend, attr)
         sweep: dict[str, float] = {}
+        agreement: dict[str, dict[str, float]] = {}
+        first: Any = None
         for kernel in args.kernels.split(","):
             for mib in (int(v) for v in args.chunk_mib.split(",")):
                 torch_backend.FULL_KERNEL = kernel
                 setattr(torch_backend, attr, mib * 2**20 if mib else default_budget)
-                rows.expectation(params, cov)
                 key = f"{kernel}/{mib}MiB"
+                try:
+                    got = rows.expectation(params, cov)
+                except Exception as exc:  # one failing kernel must not lose the others
+                    result.setdefault("kernel_errors", {})[key] = f"{type(exc).__name__}: {exc}"
+                    print(f"  E-step, kernel {kernel!r} failed: {exc}", flush=True)
+                    continue
+                # Agreement with the first kernel's statistics (max |a-b| / max |b|).
+                first = first if sweep else got
+                diff = {
+                    name: float(
+                        np.abs(getattr(got, name) - getattr(first, name)).max()
+                        / np.abs(getattr(first, name)).max()
+                    )
+                    for name in ("mass", "means", "scatter")
+                }
+                agreement[key] = diff
                 sweep[key] = statistics.median(
                     timed(lambda: rows.expectation(params, cov), device)[0] for _ in range(3)
                 )
                 print(
                     f"  E-step, kernel {kernel!r}, {mib} MiB chunks ({rows._chunk_rows(k)} "
-                    f"rows): {sweep[key] * 1e3:.1f} ms",
+                    f"rows): {sweep[key] * 1e3:.1f} ms; relative difference from the first: "
+                    f"{diff}",
                     flush=True,
                 )
         best = min(sweep, key=lambda key: sweep[key])
@@ -324,6 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "kernel_and_chunk": best,
             "chunk_rows": rows._chunk_rows(k),
             "estep_seconds_by_kernel_and_chunk": sweep,
+            "estep_stats_difference_from_first_kernel": agreement,
             "fit_seconds_short_long": raw,
             "iterations_short_long": [2, long],
             "n_iter_long": gm.n_iter_,

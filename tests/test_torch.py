@@ -139,9 +139,9 @@ def test_integer_weights_are_repeated_rows() -> None:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kernel", ["batched", "blocks"])
+@pytest.mark.parametrize("kernel", ["batched", "blocks", "tf32x3", "fused"])
 def test_full_kernels_match_numpy(kernel: str, device: str, monkeypatch: Any) -> None:
-    """Both ways of computing 'full' whitened coordinates, on every chunking."""
+    """Every way of computing 'full' whitened coordinates, on every chunking."""
     from gaussmix.backends import torch as torch_backend
 
     monkeypatch.setattr(torch_backend, "FULL_KERNEL", kernel)
@@ -156,6 +156,39 @@ def test_full_kernels_match_numpy(kernel: str, device: str, monkeypatch: Any) ->
         got = TorchRows(X32, chunk_rows=chunk_rows).expectation(ref._params, cov)
         for name in ("mass", "means", "scatter"):
             assert _rel(getattr(got, name), getattr(stats, name)) < 1e-5, (chunk_rows, name)
+
+
+def test_tf32_split_is_exact() -> None:
+    """hi is TF32 (10-bit mantissa), hi + lo is x exactly, and the split product is close."""
+    from gaussmix.backends.torch import _split_tf32, _tf32x3_bmm
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 70, generator=gen) * torch.logspace(-20, 20, 70)
+    hi, lo = _split_tf32(x)
+    assert torch.equal(hi + lo, x)
+    assert not (hi.view(torch.int32) & 0x1FFF).any()
+    assert bool((lo.abs() <= 2.0**-11 * x.abs()).all())
+    a = torch.randn(40, 30, generator=gen)
+    b = torch.randn(3, 30, 50, generator=gen)
+    exact = (a.double() @ b.double()).float()
+    assert _rel(_tf32x3_bmm(a, b).numpy(), exact.numpy()) < 1e-6
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the Triton kernel needs CUDA")
+@pytest.mark.parametrize("shape", [(2, 3, 5, 100), (4, 2, 64, 130), (1, 2, 70, 64)])
+def test_triton_weighted_gram(shape: tuple[int, int, int, int]) -> None:
+    """The fused scale-and-scatter kernel against float64 einsum, odd sizes included."""
+    pytest.importorskip("triton")
+    from gaussmix.backends._torch_triton import weighted_gram
+
+    s, K, d, b = shape
+    gen = torch.Generator().manual_seed(0)
+    work = torch.randn(s, K, d, b, generator=gen)
+    resp = torch.rand(K, s * b, generator=gen)
+    got = weighted_gram(work.cuda(), resp.cuda()).cpu().double()
+    r = resp.view(K, s, b).transpose(0, 1).double()
+    ref = torch.einsum("skit,skt,skjt->skij", work.double(), r, work.double())
+    assert _rel(got.numpy(), ref.numpy()) < 1e-5
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -59,6 +59,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -87,11 +88,17 @@ of n=1e6, d=64, K=64 about 10% faster than 512 MiB chunks."""
 CPU_CHUNK_BYTES = 16 * 2**20
 """The same on the CPU, where chunks should stay near the caches."""
 FULL_KERNEL = "blocks"
-"""How 'full' computes the whitened coordinates (both exact; bench/gpu.py times them):
-'batched', one product per component, (rows, p) @ (p, d), laid out (K, rows, d); or
+"""How 'full' computes the whitened coordinates (bench/gpu.py times them):
+'batched', one product per component, (rows, p) @ (p, d), laid out (K, rows, d);
 'blocks', one product per block of rows, (K·d, p) @ (p, rows/s), laid out
 (s, K, d, rows/s): wide outputs, which suit GPU matrix kernels better (on an H200
-its E-step ran 18% faster)."""
+its E-step ran 18% faster); 'tf32x3', the 'blocks' product for float32 rows done
+on tensor cores as three TF32 products (see :func:`_tf32x3_bmm`), whose error is
+a few float32 roundings rather than one; or 'fused', 'tf32x3' plus, on a CUDA
+device with Triton, the weighted scatter as one Triton kernel that reads the
+whitened coordinates once (:mod:`gaussmix.backends._torch_triton`) instead of a
+scaling pass and a product. 'batched' and 'blocks' are exact float32 (or float64)
+products; the others fall back to 'blocks' for float64 rows."""
 _KMEANS_MAX_ITER = 300  # scikit-learn's KMeans defaults
 _KMEANS_TOL = 1e-4
 _F64 = torch.float64
@@ -328,6 +335,69 @@ def _inverse(P64: torch.Tensor, upper: bool | None) -> torch.Tensor:
         return torch.linalg.inv_ex(P64).inverse
     eye = torch.eye(P64.shape[-1], dtype=P64.dtype, device=P64.device).expand_as(P64)
     return torch.linalg.solve_triangular(P64, eye, upper=upper)
+
+
+def _split_tf32(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(hi, lo)``: float32 ``x`` rounded to TF32's 10-bit mantissa, and the rest.
+
+    ``hi`` is exactly representable in TF32 and ``hi + lo == x`` exactly, with
+    ``|lo| <= 2**-11 |x|`` (round half away from zero on the bit pattern).
+    """
+    bits = x.contiguous().view(torch.int32)
+    hi = ((bits + 0x1000) & -0x2000).view(torch.float32)
+    return hi, x - hi
+
+
+@contextmanager
+def _tf32_products() -> Iterator[None]:
+    """Let cuBLAS use TF32 tensor cores for float32 products inside the block.
+
+    Sets torch's (legacy) TF32 flag and restores it. If the flag cannot be read
+    (torch refuses when its two precision APIs were mixed), it is left alone: the
+    products are then plain float32, just as accurate and slower.
+    """
+    flags = torch.backends.cuda.matmul
+    try:
+        old = flags.allow_tf32
+    except RuntimeError:
+        old = None
+    if old is not None:
+        flags.allow_tf32 = True
+    try:
+        yield
+    finally:
+        if old is not None:
+            flags.allow_tf32 = old
+
+
+def _tf32x3_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for float32 ``a`` (m, p) and ``b`` (s, p, n) as three TF32 products.
+
+    With ``a = ah + al`` and ``b = bh + bl`` split by :func:`_split_tf32`,
+    ``a b ≈ ah bh + ah bl + al bh`` (the dropped ``al bl`` is below 2**-22 of
+    ``|a||b|``), computed as ONE product over a reduction three times as long,
+    ``[ah, ah, al] @ [bh; bl; bh]``, so the (s, m, n) output is written once. The
+    halves are exact in TF32, so on tensor cores the error is that of rounding the
+    small parts and of float32 accumulation: a few float32 roundings, at several
+    times the speed of a float32 product on CUDA cores. Returns (s, m, n).
+    """
+    ah, al = _split_tf32(a)
+    bh, bl = _split_tf32(b)
+    left = torch.cat([ah, ah, al], dim=1).unsqueeze(0).expand(b.shape[0], -1, -1)
+    right = torch.cat([bh, bl, bh], dim=1)
+    with _tf32_products():
+        return torch.bmm(left, right)
+
+
+def _fused_kernels(work: torch.Tensor) -> Any | None:
+    """The Triton kernels module if it can take ``work`` (CUDA, float32, small d), else None."""
+    if not (work.is_cuda and work.dtype == torch.float32):
+        return None
+    try:
+        from . import _torch_triton
+    except ImportError:  # no Triton: the plain torch path
+        return None
+    return _torch_triton if work.shape[-2] <= _torch_triton.MAX_FEATURES else None
 
 
 def _padded_width(d: int) -> int:
@@ -587,14 +657,18 @@ class TorchRows:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``log π_k + log N(x | k)`` as (K, r), and the work tensor for the scatter."""
         K = plan.K
-        if plan.kind == "full" and FULL_KERNEL == "blocks":
+        if plan.kind == "full" and FULL_KERNEL in ("blocks", "tf32x3", "fused"):
             assert Xa is not None and plan.extra is not None
             r, p = Xa.shape
             d = plan.centres.shape[1]
             s = _splits(r, K)
             b = r // s
-            stacked = plan.extra.unsqueeze(0).expand(s, K * d, p)
-            work = torch.bmm(stacked, Xa.view(s, b, p).transpose(1, 2)).view(s, K, d, b)
+            blocks = Xa.view(s, b, p).transpose(1, 2)  # (s, p, b)
+            if FULL_KERNEL in ("tf32x3", "fused") and Xa.dtype == torch.float32:
+                work = _tf32x3_bmm(plan.extra, blocks).view(s, K, d, b)
+            else:
+                stacked = plan.extra.unsqueeze(0).expand(s, K * d, p)
+                work = torch.bmm(stacked, blocks).view(s, K, d, b)
             maha = torch.linalg.vector_norm(work, dim=2).square_().transpose(0, 1).reshape(K, r)
         elif plan.kind == "full":
             assert Xa is not None
@@ -622,6 +696,10 @@ class TorchRows:
         kind, K = plan.kind, plan.K
         if kind == "full" and work.ndim == 4:  # 'blocks': (s, K, d, b)
             s, _, d, b = work.shape
+            fused = _fused_kernels(work) if FULL_KERNEL == "fused" else None
+            if fused is not None:
+                acc += fused.weighted_gram(work, rw).sum(0, dtype=_F64)
+                return
             scale = rw.view(K, s, b).transpose(0, 1).sqrt().contiguous()  # (s, K, b), small
             work.mul_(scale.unsqueeze(2))  # one contiguous broadcast pass over the big tensor
             blocks = work.view(s * K, d, b)
