@@ -17,6 +17,7 @@ Usage: ``python bench/run.py [--quick] [--strict] [--skip-memory] [--skip-init]`
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -329,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = 10 if args.quick else 1
     n_iter, repeats = (4, 2) if args.quick else (8, 3)
     print(f"Machine: {machine()}")
+    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}")
     peaks = {name: matmul_peak(np.dtype(name).type) for name in ("float64", "float32")}
     print(
         f"Measured matmul peak: float64 {peaks['float64']:.0f} GFLOP/s, "
@@ -398,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = 20_000_000 // (scale * 10 if args.quick else 1)
         print(f"\nMemory of predict on {rows:,} x 8 float32 rows:\n{run_memory(rows)}")
 
+    print(f"\nLoad average at end (1, 5, 15 min): {os.getloadavg()}")
     if failed_bound:
         print("\nERROR: gaussmix and the baseline did not end at the same result.")
         return 1

@@ -76,7 +76,7 @@ def jit() -> Any:
     return _jit_module or None
 
 
-def n_features(kind: str, d: int) -> int:
+def feature_count(kind: str, d: int) -> int:
     """Number of feature columns m for covariance type ``kind`` in d dimensions."""
     if kind == "full":
         return d * (d + 1) // 2 + d + 1
@@ -233,7 +233,7 @@ def _features(X: np.ndarray, plan: Plan, group: Group) -> np.ndarray:
         np.einsum("ji,ji->i", y, y, out=F[0])
         F[-1] = 1.0
         return F
-    F = np.empty((n_features(plan.kind, d), n), dtype=X.dtype)
+    F = np.empty((feature_count(plan.kind, d), n), dtype=X.dtype)
     kernels = jit()
     if kernels is not None:
         kernels.features(X, group.centre, _KINDS[plan.kind], F)
@@ -275,11 +275,15 @@ def _responsibilities(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Weighted responsibilities (K, n) and log p(x_i) (n,), both float64, and Σ w log p.
 
-    With rows as columns every pass below is a vectorised NumPy loop over
-    contiguous rows (NumPy's SIMD exp beats a compiled scalar one).
+    A float64 ``wlp`` is overwritten by the responsibilities. With rows as columns
+    every pass is a vectorised NumPy loop over contiguous rows (NumPy's SIMD exp
+    beats a compiled scalar one).
     """
     top = wlp.max(axis=0).astype(np.float64)
-    rw = np.subtract(wlp, top, dtype=np.float64)
+    if wlp.dtype == np.float64:  # the densities are not needed after this: reuse them
+        rw = np.subtract(wlp, top, out=wlp)
+    else:
+        rw = np.subtract(wlp, top, dtype=np.float64)
     np.exp(rw, out=rw)
     s = rw.sum(axis=0)
     log_norm = np.log(s)

@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 def default_chunk_rows(n_components: int, n_features: int) -> int:
     """Rows per chunk so that the E-step's temporaries stay near a core's L2 cache."""
-    m = _kernels.n_features("full", n_features)
+    m = _kernels.feature_count("full", n_features)
     per_row = 8 * (m + 3 * n_components + n_features)
     return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
 
