@@ -22,19 +22,20 @@ from . import _kernels
 __all__ = ["NumpyRows", "default_chunk_rows", "label_stats"]
 
 # Working set per chunk: the features (m, rows) plus densities and
-# responsibilities (K, rows) stay near a core's L2 cache while BLAS reuses them;
-# at least a few hundred rows keep the per-chunk Python overhead small.
-_CHUNK_BYTES = 2 * 2**20
+# responsibilities (K, rows) of each thread stay within a few MB. Chunks this
+# large keep the per-chunk Python work (under the GIL) small next to the kernels,
+# which is what lets the threads run in parallel.
+_CHUNK_BYTES = 8 * 2**20
 _MIN_CHUNK_ROWS = 256
-_MAX_CHUNK_ROWS = 16384
+_MAX_CHUNK_ROWS = 65536
 _LABEL_CHUNK_ROWS = 65536
 
 T = TypeVar("T")
 
 
-def default_chunk_rows(n_components: int, n_features: int) -> int:
-    """Rows per chunk so that the E-step's temporaries stay near a core's L2 cache."""
-    m = _kernels.feature_count("full", n_features)
+def default_chunk_rows(n_components: int, n_features: int, kind: str = "full") -> int:
+    """Rows per chunk for the E-step's temporaries of covariance type ``kind``."""
+    m = _kernels.feature_count(kind, n_features)
     per_row = 8 * (m + 3 * n_components + n_features)
     return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
 
@@ -168,14 +169,16 @@ class NumpyRows:
     def total_weight(self) -> float:
         return float(self.n_rows if self.weights is None else self.weights.sum())
 
-    def _chunk_rows(self, n_components: int) -> int:
+    def _chunk_rows(self, n_components: int, kind: str = "full") -> int:
         if self.chunk_rows is not None:
             return self.chunk_rows
-        return default_chunk_rows(n_components, self.n_features)
+        return default_chunk_rows(n_components, self.n_features, kind)
 
-    def chunks(self, n_components: int) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
+    def chunks(
+        self, n_components: int, kind: str = "full"
+    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
         """Yield ``(rows, X_chunk, weights_chunk)`` covering every row once, in order."""
-        step = self._chunk_rows(n_components)
+        step = self._chunk_rows(n_components, kind)
         for start in range(0, self.n_rows, step):
             rows = slice(start, min(start + step, self.n_rows))
             w = None if self.weights is None else self.weights[rows]
@@ -185,7 +188,7 @@ class NumpyRows:
         """Merged E-step statistics of all rows under ``params``."""
         K = params.means.shape[0]
         plan = _kernels.make_plan(params, cov, self.X.dtype)
-        tasks = ((X, w, plan) for _, X, w in self.chunks(K))
+        tasks = ((X, w, plan) for _, X, w in self.chunks(K, cov.name))
         sums = _kernels.add_sums(list(_map_chunks(_kernels.chunk_sums, tasks)))
         return _kernels.stats_from_sums(plan, sums)
 
@@ -233,7 +236,7 @@ class NumpyRows:
         # never held twice.
         out: np.ndarray | None = None
         start = 0
-        for part in _map_chunks(one, ((X,) for _, X, _ in self.chunks(K))):
+        for part in _map_chunks(one, ((X,) for _, X, _ in self.chunks(K, cov.name))):
             if out is None:
                 out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
             out[start : start + part.shape[0]] = part
