@@ -229,3 +229,22 @@ def test_kmeans_init_is_deterministic_and_honours_weights(monkeypatch):
     assert len(np.unique(a[:1000])) == 2  # both clusters split the weighted rows
     full = init.kmeans_labels(X, None, 2, np.random.RandomState(0))
     assert len(np.unique(full[:1000])) == 1 and full[0] != full[-1]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_stacked_factors_for_many_dimensions(monkeypatch, dtype, rtol, weighted):
+    monkeypatch.setattr(_kernels, "_STACKED_MIN_D", 3)  # the path used from d = 32 on
+    rng = np.random.default_rng(10)
+    params, cov = random_params("full", 4, 5, rng)
+    X = sample_rows(params, 400, rng).astype(dtype)
+    w = rng.uniform(0, 2, size=400) if weighted else None
+    plan = _kernels.make_plan(params, cov, X.dtype)
+    assert plan.groups[0].stacked is not None
+    want = estep.chunk_stats(X.astype(np.float64), w, params, cov)
+    assert_stats_close(_kernels.chunk_stats(X, w, plan), want, rtol)
+    chunked = NumpyRows(X, w, chunk_rows=37).expectation(params, cov)
+    assert_stats_close(chunked, want, rtol)
+    log_norm, _ = _kernels.chunk_log_resp(X, plan)
+    want_norm = estep.log_responsibilities(X.astype(np.float64), params, cov)[0]
+    np.testing.assert_allclose(log_norm, want_norm, rtol=rtol)

@@ -52,6 +52,7 @@ __all__ = [
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _NEAR = 1e4  # squared Mahalanobis distance of the shared centre: cancellation ≲ eps·1e4
+_STACKED_MIN_D = 32  # 'full' from this many dimensions: stacked factors, not d²/2 features
 _KINDS = {"full": 0, "diag": 1, "spherical": 2, "tied": 3}
 
 _jit_module: Any = None
@@ -76,6 +77,15 @@ def jit() -> Any:
     return _jit_module or None
 
 
+def bytes_per_row(kind: str, n_components: int, d: int) -> int:
+    """Bytes of per-chunk temporaries per row: features, densities, responsibilities."""
+    if kind == "full" and d >= _STACKED_MIN_D:
+        features = d + 1 + 2 * n_components * d  # [z; 1], P^T z and r ⊗ z
+    else:
+        features = feature_count(kind, d)
+    return 8 * (features + 3 * n_components + d)
+
+
 def feature_count(kind: str, d: int) -> int:
     """Number of feature columns m for covariance type ``kind`` in d dimensions."""
     if kind == "full":
@@ -98,12 +108,22 @@ class Group(NamedTuple):
     factor : ndarray of shape (d, d) or None
         For a lone 'full' component centred on its mean: its precision Cholesky
         factor, so its density comes from ``|P^T (x - μ)|²`` with no expansion.
+    stacked : ndarray of shape (d + 1, K_g d) or None
+        'full' with many features (d >= ``_STACKED_MIN_D``): every member's
+        ``[P_k; -(μ_k - c) P_k]`` side by side, so one product of ``[z; 1]`` gives
+        all ``P_k^T (x - μ_k)``; the features are then just ``[z; 1]`` and the
+        second moments come from ``(r ⊗ z) z^T`` (products of well-shaped matrices
+        instead of d²/2 features).
+    bias : ndarray of shape (K_g,) or None
+        With ``stacked``: log π_k + log |P_k| - d/2 log 2π, float64.
     """
 
     centre: np.ndarray
     members: np.ndarray
     W: np.ndarray
     factor: np.ndarray | None = None
+    stacked: np.ndarray | None = None
+    bias: np.ndarray | None = None
 
 
 class Plan(NamedTuple):
@@ -155,7 +175,13 @@ def make_plan(params: Params, cov: Covariance, dtype: np.dtype) -> Plan:
         near &= np.linalg.cond(prec) ** 2 <= _NEAR
     groups = []
     if near.any():
-        groups.append(_group(kind, centre, np.flatnonzero(near), means, prec, bias, dtype))
+        group = _group(kind, centre, np.flatnonzero(near), means, prec, bias, dtype)
+        if kind == "full" and d >= _STACKED_MIN_D:
+            P = prec[group.members]
+            eta = np.einsum("kj,kjl->kl", means[group.members] - centre, P)
+            stacked = np.vstack([np.hstack(list(P)), -eta.reshape(1, -1)])
+            group = group._replace(stacked=stacked.astype(dtype), bias=bias[group.members])
+        groups.append(group)
     for k in np.flatnonzero(~near):
         group = _group(kind, means[k], np.array([k]), means, prec, bias, dtype)
         if kind == "full":  # its own centre: the factored form |P_k^T (x - μ_k)|²
@@ -233,6 +259,11 @@ def _features(X: np.ndarray, plan: Plan, group: Group) -> np.ndarray:
         np.einsum("ji,ji->i", y, y, out=F[0])
         F[-1] = 1.0
         return F
+    if group.stacked is not None:
+        F = np.empty((d + 1, n), dtype=X.dtype)
+        np.subtract(X.T, group.centre[:, None], out=F[:d], casting="same_kind")
+        F[d] = 1.0
+        return F
     F = np.empty((feature_count(plan.kind, d), n), dtype=X.dtype)
     kernels = jit()
     if kernels is not None:
@@ -255,13 +286,20 @@ def _features(X: np.ndarray, plan: Plan, group: Group) -> np.ndarray:
 def _weighted_log_prob(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, list[np.ndarray]]:
     """log π_k + log N(x_i | k), (K, n) in X's dtype, and each group's features."""
     feats = [_features(X, plan, g) for g in plan.groups]
-    if len(plan.groups) == 1 and plan.groups[0].factor is None:
-        wlp = plan.groups[0].W.T @ feats[0]
+    g0 = plan.groups[0]
+    if len(plan.groups) == 1 and g0.factor is None and g0.stacked is None:
+        wlp = g0.W.T @ feats[0]
     else:
-        wlp = np.empty((plan.n_components, X.shape[0]), dtype=X.dtype)
-        d = plan.n_features
+        n, d = X.shape
+        wlp = np.empty((plan.n_components, n), dtype=X.dtype)
         for g, F in zip(plan.groups, feats, strict=True):
-            if g.factor is None:
+            if g.stacked is not None:
+                y = g.stacked.T @ F  # (K_g d, n): P_k^T (x - μ_k)
+                y *= y
+                maha = y.reshape(len(g.members), d, n).sum(axis=1)
+                assert g.bias is not None
+                wlp[g.members] = maha * -0.5 + g.bias[:, None]
+            elif g.factor is None:
                 wlp[g.members] = g.W.T @ F
             else:
                 y = g.factor.T @ F[-1 - d : -1]
@@ -338,9 +376,21 @@ def chunk_sums(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Sums:
             sums.append(np.hstack([r @ z, r.sum(axis=1)[:, None]]))
             second = (z.T * r.sum(axis=0)) @ z
             tied_second = second if tied_second is None else tied_second + second
+        elif g.stacked is not None:
+            sums.append(_stacked_sums(r, F.astype(np.float64, copy=False)))
         else:
             sums.append(r @ F.T.astype(np.float64, copy=False))
     return Sums(total, ll, tuple(sums), tied_second)
+
+
+def _stacked_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Sums (K_g, m) in the feature layout from responsibilities (K_g, n) and [z; 1] (d+1, n)."""
+    K, n = r.shape
+    d = Z.shape[0] - 1
+    A = (r[:, None, :] * Z[None, :d, :]).reshape(K * d, n)
+    moments = (A @ Z.T).reshape(K, d, d + 1)  # [Σ r z z^T | Σ r z] per component
+    rows, cols = np.triu_indices(d)
+    return np.hstack([moments[:, rows, cols], moments[:, :, d], r.sum(axis=1)[:, None]])
 
 
 def add_sums(parts: list[Sums]) -> Sums:

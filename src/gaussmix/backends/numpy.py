@@ -35,8 +35,7 @@ T = TypeVar("T")
 
 def default_chunk_rows(n_components: int, n_features: int, kind: str = "full") -> int:
     """Rows per chunk for the E-step's temporaries of covariance type ``kind``."""
-    m = _kernels.feature_count(kind, n_features)
-    per_row = 8 * (m + 3 * n_components + n_features)
+    per_row = _kernels.bytes_per_row(kind, n_components, n_features)
     return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
 
 
