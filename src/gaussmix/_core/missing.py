@@ -135,20 +135,19 @@ def _normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _cholesky_observed(sigma: np.ndarray, both_obs: np.ndarray, fill: np.ndarray) -> np.ndarray:
     """Batched Cholesky factors of each pattern's Σ_oo (identity on missing coordinates).
 
-    A covariance that passed the M-step's Cholesky can still fail on a sub-block
-    when it is nearly singular (reg_covar negligible at the data's scale). Only
-    then a jitter relative to its largest variance (1e-12, then 1e-9, 1e-6) is
-    added to the observed diagonal, so the fit goes on and EM can repair the
-    component; a further failure is a clear error.
+    Each observed variance gets a relative jitter of 1e-13 (far below any
+    statistical error): a covariance that passed the M-step's Cholesky can still be
+    numerically singular when reg_covar is negligible at the data's scale, and the
+    jitter keeps Σ_mo Σ_oo⁻¹ Σ_om within Σ_mm instead of rounding noise blown up
+    to overflow. Should a sub-block still fail, the jitter grows (1e-10, then
+    1e-7) so the fit goes on and EM can repair the component; beyond, a clear error.
     """
     masked = sigma * both_obs
-    scale = float(np.max(np.abs(np.diagonal(sigma, axis1=-2, axis2=-1))))
-    for jitter in (0.0, 1e-12, 1e-9, 1e-6):
-        diagonal = jitter * scale * np.diagonal(both_obs, axis1=1, axis2=2)
+    variances = np.diagonal(sigma, axis1=-2, axis2=-1) * np.diagonal(both_obs, axis1=1, axis2=2)
+    eye = np.eye(sigma.shape[-1])
+    for jitter in (1e-13, 1e-10, 1e-7):
         try:
-            return np.linalg.cholesky(
-                masked + fill + diagonal[:, :, None] * np.eye(sigma.shape[-1])
-            )
+            return np.linalg.cholesky(masked + fill + jitter * variances[:, :, None] * eye)
         except np.linalg.LinAlgError:
             continue
     raise IllConditionedError(
@@ -156,15 +155,35 @@ def _cholesky_observed(sigma: np.ndarray, both_obs: np.ndarray, fill: np.ndarray
     )
 
 
+_MAX_MAHALANOBIS = 1e300  # a density of exp(-5e299) is 0 already; beyond, sums could overflow
+_LARGEST = 1e300  # conditional covariances beyond it are overflow from rounding noise
+_LARGEST_MEAN = 1e150  # conditional means beyond it (data stop at 1e140) likewise
+
+
+def _squared_norms(z: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """Σ_j z_ij² (or Σ_j z_ij² scale_j), saturated at ``_MAX_MAHALANOBIS`` instead of inf.
+
+    A row so far from a component that its squared distance leaves float range has
+    zero density there either way; saturating keeps its log-likelihood finite, so a
+    row far from every component gets finite, well-defined responsibilities.
+    """
+    with np.errstate(over="ignore"):
+        squares = z * z
+        total = squares.sum(axis=1) if scale is None else squares @ scale
+    return np.minimum(total, _MAX_MAHALANOBIS)
+
+
 def _block_dense(
     X: np.ndarray, group: np.ndarray, masks: np.ndarray, params: Params, tied: bool
 ) -> _Block:
     """Full or tied covariance; row i observes ``masks[group[i]]``.
 
-    Each pattern's Σ_oo is factored by a batched Cholesky of Σ with its missing
-    rows and columns replaced by the identity's (same factor on the observed block,
-    log-determinant and solves unchanged), so any number of patterns costs no
-    Python loop.
+    Each pattern's Σ_oo = L Lᵀ is factored by a batched Cholesky of Σ with its
+    missing rows and columns replaced by the identity's (same factor on the observed
+    block, log-determinant and solves unchanged), so any number of patterns costs no
+    Python loop. With z = L⁻¹(x_o − μ_o) and B = L⁻¹Σ_om, the conditional mean is
+    μ_m + Bᵀz and the conditional covariance Σ_mm − BᵀB: both stay within the data's
+    scale even when Σ_oo is nearly singular (Σ_mo Σ_oo⁻¹ on its own would not).
     """
     n, d = X.shape
     K = params.means.shape[0]
@@ -185,15 +204,25 @@ def _block_dense(
             sigma = params.covariances if tied else params.covariances[k]
             chol = _cholesky_observed(sigma, both_obs, eye * mis[:, None, :])
             chol_inv = np.linalg.inv(chol)  # (G, d, d), lower triangular
-            prec_oo = np.matmul(chol_inv.transpose(0, 2, 1), chol_inv) * both_obs  # Σ_oo⁻¹
-            gain = np.matmul(mis[:, :, None] * sigma, prec_oo)  # Σ_mo Σ_oo⁻¹, (G, d, d)
             log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-            factor = (chol_inv, gain, log_det, both_mis * (sigma - np.matmul(gain, sigma)))
+            with np.errstate(over="ignore", invalid="ignore"):
+                gain = np.matmul(chol_inv, obs[:, :, None] * sigma * mis[:, None, :])  # L⁻¹Σ_om
+                schur = both_mis * (sigma - np.matmul(gain.transpose(0, 2, 1), gain))
+            # A covariance whose cross terms are rounding noise (variances more than
+            # 1/eps apart, reg_covar negligible) can blow these up: such a pattern
+            # falls back to the unconditional mean and covariance of x_m.
+            broken = ~(np.abs(schur) <= _LARGEST).all(axis=(1, 2))
+            gain[broken], schur[broken] = 0.0, both_mis[broken] * sigma
+            factor = (chol_inv, gain, log_det, schur)
         chol_inv, gain, log_det, schur = factor
         diff = np.where(observed, X - mu, 0.0)
         z = np.einsum("nij,nj->ni", chol_inv[group], diff)
-        wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + log_det[group] + np.einsum("ni,ni->n", z, z))
-        xhat[k] = np.where(observed, X, mu) + np.einsum("nij,nj->ni", gain[group], diff)
+        wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + log_det[group] + _squared_norms(z))
+        plain = np.where(observed, X, mu)
+        with np.errstate(over="ignore", invalid="ignore"):
+            filled = plain + np.einsum("nji,nj->ni", gain[group], z)
+        # (the same fallback for rows so far out that their conditional mean overflows)
+        xhat[k] = np.where((np.abs(filled) <= _LARGEST_MEAN).all(axis=1)[:, None], filled, plain)
         cond[k] = schur
     log_norm, log_resp = _normalise(wlp + _log_weights(params.weights))
     return _Block(log_norm, log_resp, xhat, cond, group)
@@ -215,7 +244,7 @@ def _block_diagonal(
     n_obs = obs.sum(axis=1)
     for k in range(K):
         diff = (x0 - params.means[k]) * obs
-        maha = (diff * diff) @ (1.0 / var[k])
+        maha = _squared_norms(diff, 1.0 / var[k])
         wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + obs @ np.log(var[k]) + maha)
         xhat[k] = np.where(observed, X, params.means[k])
         cond[k] = (1.0 - obs) * var[k]
