@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import re
 import sys
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 import gaussmix
 from gaussmix import GaussianMixture, scan
+from gaussmix.scan import ScanError
 
 CENTRES = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 5.0, 5.0]])
 
@@ -115,6 +118,66 @@ def test_csv_blank_lines_are_skipped(tmp_path):
     np.testing.assert_array_equal(np.vstack(list(data)), [[1, 2], [3, 4], [5, 6]])
 
 
+def test_text_comments_gzip_and_pipes(tmp_path):
+    text = "# exported 2024\n\nx | y\n1 | 2  # first\n\n# more\n3 | 4\n5 | 6\n"
+    with gzip.open(tmp_path / "data.txt.gz", "wt") as f:
+        f.write(text)
+    data = scan(tmp_path / "data.txt.gz", chunk_rows=2)
+    assert data.columns == ["x", "y"] and data.n_rows == 3
+    assert [len(c) for c in data] == [2, 1]
+    np.testing.assert_array_equal(np.vstack(list(data)), [[1, 2], [3, 4], [5, 6]])
+    (tmp_path / "semi.csv").write_text('"a";"b"\n"1";2\n')  # quoted names and values
+    np.testing.assert_array_equal(np.vstack(list(scan(tmp_path / "semi.csv"))), [[1, 2]])
+
+
+def test_npy_1d_is_one_column_and_fortran_order_reads(tmp_path):
+    np.save(tmp_path / "flat.npy", X[:, 0])
+    data = scan(tmp_path / "flat.npy", chunk_rows=250)
+    assert data.shape == (len(X), 1)
+    np.testing.assert_array_equal(np.vstack(list(data)), X[:, :1])
+    np.save(tmp_path / "f.npy", np.asfortranarray(X))
+    data = scan(tmp_path / "f.npy", columns=[2, 0], chunk_rows=250)
+    np.testing.assert_array_equal(np.vstack(list(data)), X[:, [2, 0]])
+
+
+BAD_TEXT = [
+    ("ragged.csv", b"a,b\n1,2\n3,4\n5\n", "line 4 has 1 field, expected 2"),
+    ("gap.csv", b"a,b\n1,2\n3,\n", "line 3: missing value in column 'b'; remove or impute"),
+    ("word.tsv", b"1\t2\n3\tx\n", "line 2: 'x' in column 1 is not a number"),
+    ("empty.csv", b"\n# nothing\n", "the file is empty"),
+    ("latin.csv", "a,é\n1,2\n".encode("latin-1"), "not a text file (invalid UTF-8)"),
+    ("bad.csv.gz", b"not gzip", "cannot be read"),
+    ("big.csv", b"a,b\n1," + b"9" * 140_000 + b"\n", "line 2 cannot be split"),
+    ("data.npy.gz", b"", "cannot tell the format"),
+    ("junk.npy", b"\x93NUMPY junk", "not a readable .npy array"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "match"), BAD_TEXT, ids=[b[0] for b in BAD_TEXT])
+def test_bad_files_name_the_file_and_the_line(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ScanError, match=re.escape(match)) as info:
+        list(scan(path))
+    assert str(path) in str(info.value)
+
+
+def test_parquet_nulls_and_corrupt_files(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table({"x": [1.0, 2.0, None], "n": [1, 2, 3]}), tmp_path / "n.parquet")
+    data = scan(tmp_path / "n.parquet")
+    assert data.dtype == np.float64
+    with pytest.raises(ScanError, match=r"column 'x' has missing values \(the first at row 2\)"):
+        list(data)
+    np.testing.assert_array_equal(
+        np.vstack(list(scan(tmp_path / "n.parquet", ["n"]))), [[1], [2], [3]]
+    )
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(ScanError, match="not a readable Parquet file"):
+        scan(tmp_path / "bad.parquet")
+
+
 def test_map_writes_outputs_chunk_by_chunk(tmp_path):
     data = scan(_write(tmp_path, "npy"), chunk_rows=128)
     gm = GaussianMixture(**KW).fit(X)
@@ -136,9 +199,11 @@ def test_missing_and_unreadable_files(tmp_path):
     (tmp_path / "data.xlsx").write_bytes(b"")
     with pytest.raises(ValueError, match=r"use one of .*\.csv.*\.npy.*\.parquet"):
         scan(tmp_path / "data.xlsx")
-    np.save(tmp_path / "flat.npy", X[:, 0])
-    with pytest.raises(ValueError, match="expected a 2-D"):
-        scan(tmp_path / "flat.npy")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        scan(tmp_path)
+    np.save(tmp_path / "cube.npy", X.reshape(3, 300, 3))
+    with pytest.raises(ScanError, match=r"shape \(3, 300, 3\); expected a 1-D"):
+        scan(tmp_path / "cube.npy")
     np.save(tmp_path / "empty.npy", np.zeros((0, 3)))
     with pytest.raises(ValueError, match="0 sample"):
         GaussianMixture(1).fit(scan(tmp_path / "empty.npy"))
@@ -149,16 +214,18 @@ def test_missing_and_unreadable_files(tmp_path):
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_column_errors_name_the_columns(tmp_path, fmt):
     path = _write(tmp_path, fmt)
-    with pytest.raises(TypeError, match=r"non-numeric columns \['label'\]"):
+    with pytest.raises(TypeError, match=r"column 'label' is not numeric \((type|first val)"):
         scan(path)
-    with pytest.raises(ValueError, match=r"unknown columns \['d', 7\].*columns \['a', 'b'"):
+    with pytest.raises(ScanError, match=r"unknown columns 'd', 7; its columns are a, b, c, la"):
         scan(path, columns=["a", "d", 7])
+    with pytest.raises(ScanError, match="selected more than once"):
+        scan(path, columns=["a", 0])
 
 
 def test_npy_columns_are_positions(tmp_path):
     path = _write(tmp_path, "npy")
     np.testing.assert_array_equal(np.vstack(list(scan(path, columns=[2, 0]))), X[:, [2, 0]])
-    with pytest.raises(ValueError, match="3 unnamed columns"):
+    with pytest.raises(ScanError, match="no column names: select by position, 0 to 2"):
         scan(path, columns=["a"])
 
 
@@ -170,7 +237,7 @@ def test_bad_values_are_reported_with_their_place(tmp_path):
         GaussianMixture(**KW).fit(scan(tmp_path / "nan.npy", chunk_rows=100))
     path = tmp_path / "text.csv"  # a bad value past the lines scan() samples for types
     path.write_text("a,b\n" + "1,2\n" * 150 + "5,oops\n")
-    with pytest.raises(ValueError, match="lines 102-152"):
+    with pytest.raises(ScanError, match="line 152: 'oops' in column 'b' is not a number"):
         GaussianMixture(1).fit(scan(path, chunk_rows=100))
     gm = GaussianMixture(**KW).fit(X)
     with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture is expecting 3"):
