@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -207,23 +208,26 @@ def test_predict_parquet(files, faithful, tmp_path, capsys):
     np.testing.assert_array_equal(table.column("p1").to_numpy(), proba[:, 1])
 
 
-def test_predict_reads_in_blocks(files, faithful, capsys, monkeypatch):
-    from gaussmix import _datafile
-
-    monkeypatch.setattr(_datafile, "BLOCK_ROWS", 50)
+def test_predict_and_score_stream_the_file(files, faithful, capsys, monkeypatch):
+    scan = importlib.import_module("gaussmix.scan")  # the module; gaussmix.scan is the function
+    monkeypatch.setattr(scan, "_CHUNK_BYTES", 50 * 2 * 8 * 8)  # text chunks of 50 rows
     seen = []
-    original = _datafile.TextFile.blocks
+    original = scan.Scan.__iter__
 
-    def spy(self, rows=_datafile.BLOCK_ROWS):
-        for block in original(self, 50):
-            seen.append(block.shape[0])
-            yield block
+    def spy(self):
+        for chunk in original(self):
+            seen.append(chunk.shape[0])
+            yield chunk
 
-    monkeypatch.setattr(_datafile.TextFile, "blocks", spy)
+    monkeypatch.setattr(scan.Scan, "__iter__", spy)
     code, out, _ = run(["score", files["model"], files["csv"], "--json"], capsys)
     assert code == 0 and seen == [50] * 5 + [22]
     expected = plain_model(files["model"]).score(faithful)
     assert json.loads(out)["mean_log_likelihood"] == pytest.approx(expected, rel=1e-12)
+    seen.clear()
+    code, out, _ = run(["predict", files["model"], files["csv"], "--json"], capsys)
+    assert code == 0 and seen == [50] * 5 + [22]
+    assert json.loads(out)["labels"] == plain_model(files["model"]).predict(faithful).tolist()
 
 
 def test_score(files, faithful, capsys):
@@ -396,7 +400,7 @@ ERRORS = [
     (["fit", "{mixed}", "-k", "1", "-o", "{out}"], "column 'name' is not numeric"),
     (["fit", "{mixed}", "--columns", "a,zz", "-k", "1", "-o", "{out}"], "unknown column 'zz'"),
     (["fit", "{mixed}", "--columns", "a,a", "-k", "1", "-o", "{out}"], "more than once"),
-    (["fit", "{npy}", "--columns", "7", "-k", "1", "-o", "{out}"], "unknown column '7'"),
+    (["fit", "{npy}", "--columns", "7", "-k", "1", "-o", "{out}"], "unknown column 7"),
     (["fit", "{junk}", "-k", "1", "-o", "{out}"], "not a text file"),
     (["fit", "{empty}", "-k", "1", "-o", "{out}"], "is empty"),
     (["fit", "{objects}", "-k", "1", "-o", "{out}"], "not a readable .npy"),
@@ -418,7 +422,8 @@ ERRORS = [
     (["predict", "{nowhere}", "{csv}"], "No such model file"),
     (["predict", "{bad_model}", "{csv}"], "is not a valid gaussmix model file"),
     (["predict", "{csv}", "{csv}"], "is not a valid gaussmix model file"),
-    (["predict", "{model}", "{mixed}"], "column 'name' is not numeric"),
+    (["predict", "{model}", "{mixed}"], "the model's columns 'eruptions', 'waiting' are not"),
+    (["predict", "{model}", "{mixed}", "--columns", "a,name"], "column 'name' is not numeric"),
     (["predict", "{model}", "{mixed}", "--columns", "a,b,c"], "unknown column 'c'"),
     (["predict", "{model}", "{wide}"], "3 column(s) selected, but the model was fitted on 2"),
     (["predict", "{model}", "{tsv_other}"], "the model's columns 'eruptions', 'waiting' are not"),
@@ -460,7 +465,7 @@ def test_parquet_errors(tmp_path, capsys):
     data = tmp_path / "d.parquet"
     pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "label": ["a", "b", "c"]}), data)
     code, out, err = run(["fit", data, "-k", "1", "-o", tmp_path / "m.gmm"], capsys)
-    assert_error(code, out, err, "column 'label' (string) is not numeric")
+    assert_error(code, out, err, "column 'label' is not numeric (type string)")
     pq.write_table(pa.table({"x": [1.0, None, 3.0]}), data)
     code, out, err = run(["fit", data, "-k", "1", "-o", tmp_path / "m.gmm"], capsys)
     assert_error(code, out, err, "column 'x' has missing values")

@@ -1,9 +1,9 @@
 """The ``gaussmix`` command line (``pip install "gaussmix[cli]"``: typer and rich).
 
 Commands: ``fit``, ``predict``, ``score``, ``sample``, ``info``, ``select`` and
-``plot``; ``gaussmix COMMAND --help`` describes each. Data files are CSV/TSV
-text (header and delimiter detected), Parquet (with pyarrow) or ``.npy``; models
-are gaussmix model files (see :mod:`gaussmix.io`).
+``plot``; ``gaussmix COMMAND --help`` describes each. Data files are read by
+:func:`gaussmix.scan` (CSV/TSV text, Parquet or ``.npy``); models are gaussmix
+model files (see :mod:`gaussmix.io`).
 
 Every error (a missing or malformed file, a non-numeric or unknown column, a bad
 option) prints one line on standard error and exits with status 2; an
@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -219,22 +219,33 @@ def _estimator_kwargs(device: str | None) -> dict[str, Any]:
 
 
 def _open_data(path: str, columns: Sequence[str] | None, model: Any = None) -> Any:
-    """Open DATA; with a model, pick its columns by name or check the column count."""
-    from ._datafile import open_data
+    """A gaussmix.scan of DATA; with a model, pick its columns by name or check their count.
+
+    ``--columns`` tokens are column names, else 0-based positions.
+    """
+    from .scan import column_names, scan
 
     wanted = _split_columns(columns)
-    names = getattr(model, "feature_names_in_", None) if model is not None else None
-    data = open_data(path, wanted)
-    if model is not None and wanted is None and names is not None and data.names is not None:
-        missing = [n for n in names if n not in data.names]
-        if missing:
-            raise CliError(
-                f"{path}: the model's column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(repr(m) for m in missing)} "
-                f"{'are' if len(missing) > 1 else 'is'} not in the file; "
-                "choose the columns with --columns"
-            )
-        data = open_data(path, [str(n) for n in names])
+    model_names = getattr(model, "feature_names_in_", None) if model is not None else None
+    try:
+        keys: list[Any] | None = None
+        if wanted is not None or model_names is not None:
+            names = column_names(path)
+            if wanted is None and model_names is not None and names is not None:
+                missing = [str(n) for n in model_names if n not in names]
+                if missing:
+                    raise CliError(
+                        f"{path}: the model's column{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(repr(m) for m in missing)} "
+                        f"{'are' if len(missing) > 1 else 'is'} not in the file; "
+                        "choose the columns with --columns"
+                    )
+                wanted = [str(n) for n in model_names]
+            if wanted is not None:
+                keys = [_column_key(token, names) for token in wanted]
+        data = scan(path, columns=keys)
+    except ImportError as exc:  # Parquet without pyarrow: a user's setup, not a bug
+        raise CliError(str(exc)) from None
     if model is not None and data.n_features != model.n_features_in_:
         raise CliError(
             f"{path}: {data.n_features} column(s) selected, but the model was fitted on "
@@ -243,15 +254,27 @@ def _open_data(path: str, columns: Sequence[str] | None, model: Any = None) -> A
     return data
 
 
-def _fit_input(data: Any) -> Any:
-    """What to fit: a gaussmix.scan of a large file where possible, else its rows."""
-    if data.path.stat().st_size > _STREAM_BYTES:
-        try:
-            from .scan import scan
+def _column_key(token: str, names: list[str] | None) -> str | int:
+    """A --columns token as a column name if the file has it, else as a position."""
+    if names is not None and token in names:
+        return token
+    try:
+        return int(token)
+    except ValueError:
+        return token  # unknown: scan says so, with the file's columns
 
-            return scan(data.path, columns=list(data.selected))
-        except (ImportError, ValueError, TypeError):
-            pass  # a format scan does not read (for example .gz): read it into memory
+
+def _column_labels(data: Any) -> list[str] | None:
+    """The names of a scan's selected columns, or None for a file without names."""
+    return list(data.columns) if isinstance(data.columns[0], str) else None
+
+
+def _fit_input(data: Any) -> Any:
+    """What to fit: a large file's scan itself (one pass per EM iteration), else its rows."""
+    if data.path.stat().st_size > _STREAM_BYTES:
+        if data.n_rows == 0:
+            raise CliError(f"{data.path}: no rows of data")
+        return data
     return _read_all(data)
 
 
@@ -260,10 +283,53 @@ def _n_rows(X: Any) -> int:
 
 
 def _read_all(data: Any) -> np.ndarray:
-    X = data.read()
-    if X.shape[0] == 0:
+    """Every row of a scan, shape (n_rows, n_features)."""
+    parts = list(data)
+    if not parts or sum(part.shape[0] for part in parts) == 0:
         raise CliError(f"{data.path}: no rows of data")
-    return X
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _write_table(path: str | None, array: np.ndarray, names: Sequence[str]) -> None:
+    """Write a 1-D or 2-D array with column ``names`` atomically (None: CSV to stdout).
+
+    The format follows the suffix: ``.npy``, Parquet (``.parquet``, ``.pq``,
+    ``.parq``), ``.tsv``/``.tab`` (tab-separated), anything else comma-separated
+    text with a header. Floats are written with 17 significant digits (exact).
+    """
+    from .io import atomic_write
+
+    table = array.reshape(-1, 1) if array.ndim == 1 else array
+    if path is None:
+        _write_text(sys.stdout, table, names, ",")
+        sys.stdout.flush()
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npy":
+        with atomic_write(path, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+    elif suffix in (".parquet", ".pq", ".parq"):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise CliError(
+                f"{path}: writing Parquet needs pyarrow (pip install pyarrow)"
+            ) from None
+        columns = {name: table[:, i] for i, name in enumerate(names)}
+        with atomic_write(path, "wb") as f:
+            pq.write_table(pa.table(columns), f)
+    else:
+        delimiter = "\t" if suffix in (".tsv", ".tab") else ","
+        with atomic_write(path, "w") as f:
+            _write_text(f, table, names, delimiter)
+
+
+def _write_text(f: IO[str], table: np.ndarray, names: Sequence[str], delimiter: str) -> None:
+    f.write(delimiter.join(names) + "\n")
+    fmt = "%d" if table.dtype.kind in "biu" else "%.17g"
+    if table.shape[0]:
+        np.savetxt(f, table, fmt=fmt, delimiter=delimiter)
 
 
 def _load_model(path: str) -> Any:
@@ -508,9 +574,10 @@ def _build_app() -> Any:
                 )
                 model = selection.best_
         summary = _summary(model, X)
-        if data_file.columns is not None:
-            model.feature_names_in_ = np.asarray(data_file.columns, dtype=object)
-            summary["features"] = list(data_file.columns)
+        labels = _column_labels(data_file)
+        if labels is not None:
+            model.feature_names_in_ = np.asarray(labels, dtype=object)
+            summary["features"] = labels
         model.save(output)
         if as_json:
             payload = {"model": output, **summary}
@@ -558,13 +625,11 @@ def _build_app() -> Any:
         With --proba, write every component's probability instead. When DATA
         has a header, the model's columns are picked by name.
         """
-        from ._datafile import write_table
-
         model = _load_model(model_path)
         data_file = _open_data(data, columns, model)
         parts = []
         with _warnings_as_lines(quiet or as_json):
-            for block in data_file.blocks():
+            for block in data_file:
                 parts.append(model.predict_proba(block) if proba else model.predict(block))
         if not parts:
             raise CliError(f"{data}: no rows of data")
@@ -573,7 +638,7 @@ def _build_app() -> Any:
         if output is None and as_json:
             _print_json({"proba" if proba else "labels": result})
             return
-        write_table(output, result, names)
+        _write_table(output, result, names)
         if as_json:
             _print_json({"output": output, "n_rows": int(result.shape[0])})
         elif output is not None and not quiet:
@@ -593,7 +658,7 @@ def _build_app() -> Any:
         data_file = _open_data(data, columns, model)
         total, n = 0.0, 0
         with _warnings_as_lines(quiet or as_json):
-            for block in data_file.blocks():
+            for block in data_file:
                 total += float(np.sum(model.score_samples(block), dtype=np.float64))
                 n += block.shape[0]
         if n == 0:
@@ -632,8 +697,6 @@ def _build_app() -> Any:
 
         The last column is each row's component (a .npy output holds the rows only).
         """
-        from ._datafile import write_table
-
         model = _load_model(model_path)
         if seed is not None:
             model.random_state = seed
@@ -643,9 +706,9 @@ def _build_app() -> Any:
             _print_json({"X": X, "component": y, "features": names[:-1]})
             return
         if output is not None and output.lower().endswith(".npy"):
-            write_table(output, X, names[:-1])
+            _write_table(output, X, names[:-1])
         else:
-            write_table(output, np.column_stack([X, y.astype(np.float64)]), names)
+            _write_table(output, np.column_stack([X, y.astype(np.float64)]), names)
         if as_json:
             _print_json({"output": output, "n_rows": n})
         elif output is not None and not quiet:
@@ -749,8 +812,9 @@ def _build_app() -> Any:
                 X, ks, types, criterion.value, n_init, seed, jobs, show, gm_kwargs
             )
         if output is not None:
-            if data_file.columns is not None:
-                result.best_.feature_names_in_ = np.asarray(data_file.columns, dtype=object)
+            labels = _column_labels(data_file)
+            if labels is not None:
+                result.best_.feature_names_in_ = np.asarray(labels, dtype=object)
             result.best_.save(output)
         if as_json:
             _print_json(
@@ -812,7 +876,7 @@ def _build_app() -> Any:
         from .io import atomic_write
 
         with _warnings_as_lines(quiet or as_json):
-            drawn = plot_mixture(model, X, feature_names=data_file.columns)
+            drawn = plot_mixture(model, X, feature_names=_column_labels(data_file))
             fig = drawn if hasattr(drawn, "savefig") else drawn.figure
             with atomic_write(output, "wb") as f:
                 fig.savefig(f, format=suffix, dpi=dpi)
@@ -881,13 +945,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         print(f"gaussmix: the command line needs typer and rich: {_CLI_EXTRA}", file=sys.stderr)
         return 2
-    from ._datafile import DataError
     from .io import ModelFileError
+    from .scan import ScanError
 
     debug = bool(os.environ.get("GAUSSMIX_DEBUG"))
     try:
         return _run(_build_app(), args)
-    except (CliError, DataError, ModelFileError) as exc:
+    except (CliError, ScanError, ModelFileError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
         print("gaussmix: interrupted", file=sys.stderr)
