@@ -248,3 +248,33 @@ def test_stacked_factors_for_many_dimensions(monkeypatch, dtype, rtol, weighted)
     log_norm, _ = _kernels.chunk_log_resp(X, plan)
     want_norm = estep.log_responsibilities(X.astype(np.float64), params, cov)[0]
     np.testing.assert_allclose(log_norm, want_norm, rtol=rtol)
+
+
+def test_vectorised_exp_is_within_two_ulp():
+    _jit = pytest.importorskip("gaussmix.backends._jit")
+    edges = [0.0, -1e-300, -0.34657359, -0.3465736, -1.0, -707.99, -708.0, -708.5]
+    tails = [-744.4, -745.2, -746.0, -1e300, -np.inf]  # subnormal, 0, -inf
+    a = np.concatenate([edges, tails, -np.random.default_rng(0).uniform(0, 750, 5000)])
+    out = np.empty_like(a)
+    _jit._exp_nonpositive(a, out, np.empty(a.size, dtype=np.int64), a.size)
+    want = np.exp(a)
+    normal = want >= np.finfo(np.float64).tiny
+    np.testing.assert_allclose(out[normal], want[normal], rtol=4.5e-16, atol=0)
+    np.testing.assert_array_equal(out[~normal], want[~normal])
+
+
+@pytest.mark.parametrize("kind", ["diag", "spherical"])
+@pytest.mark.parametrize("K, n", [(1, 300), (5, 20000), (200, 1000)])
+def test_fused_one_dimensional_pass(engine, kind, K, n):
+    """Blocks, the partial last block, products of row sums flushed to logarithms,
+    a weight-0 component and densities that underflow all match the reference."""
+    rng = np.random.default_rng(K)
+    params, cov = random_params(kind, K, 1, rng, scale=3.0)
+    if K > 1:
+        weights = params.weights.copy()
+        weights[-1] = 0.0
+        params = params._replace(weights=weights / weights.sum())
+    X = sample_rows(params, n, rng)
+    X[:5] = params.means[0] + 200.0  # far from all: most densities underflow
+    want = estep.chunk_stats(X, None, params, cov)
+    assert_stats_close(fast_stats(X, None, params, cov), want, 1e-10)

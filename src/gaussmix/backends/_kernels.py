@@ -365,6 +365,9 @@ def chunk_sums(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Sums:
         From :func:`make_plan` for X's dtype.
     """
     total = float(X.shape[0]) if weights is None else float(weights.sum())
+    fused = _sums_1d(X, weights, plan)
+    if fused is not None:
+        return Sums(total, fused[1], (fused[0],), None)
     wlp, feats = _weighted_log_prob(X, plan)
     rw, _, ll = _responsibilities(wlp, weights)
     del wlp
@@ -381,6 +384,32 @@ def chunk_sums(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Sums:
         else:
             sums.append(r @ F.T.astype(np.float64, copy=False))
     return Sums(total, ll, tuple(sums), tied_second)
+
+
+def _sums_1d(
+    X: np.ndarray, weights: np.ndarray | None, plan: Plan
+) -> tuple[np.ndarray, float] | None:
+    """Sums (K, 3) and log-likelihood of unweighted float64 1-D rows by the fused kernel.
+
+    None where it does not apply (numba missing, weights, float32, several groups);
+    there the general path's separate passes run instead.
+    """
+    kernels = jit()
+    g = plan.groups[0]
+    if (
+        kernels is None
+        or weights is not None
+        or X.shape[1] != 1
+        or X.dtype != np.float64
+        or len(plan.groups) != 1
+        or plan.kind not in ("diag", "spherical")
+    ):
+        return None
+    W = g.W.astype(np.float64)
+    W[2, plan.dead] = -np.inf
+    out = np.empty((plan.n_components, 3))
+    ll = kernels.sums_1d(np.ascontiguousarray(X[:, 0]), float(g.centre[0]), W, out)
+    return out, float(ll)
 
 
 def _stacked_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
