@@ -250,6 +250,21 @@ def test_stacked_factors_for_many_dimensions(monkeypatch, dtype, rtol, weighted)
     np.testing.assert_allclose(log_norm, want_norm, rtol=rtol)
 
 
+def test_far_components_in_many_dimensions_are_stacked_alone(monkeypatch):
+    """Components far from the mixture's mean each get a stacked group of one (their
+    own centre), and responsibilities that would be subnormal count as 0."""
+    monkeypatch.setattr(_kernels, "_STACKED_MIN_D", 3)
+    rng = np.random.default_rng(11)
+    params, cov = random_params("full", 3, 5, rng)
+    params = params._replace(means=params.means + np.array([[0.0], [300.0], [-300.0]]))
+    X = sample_rows(params, 300, rng)
+    X[:3] = params.means[0] + 38.0  # responsibilities near 1e-308 for the other components
+    plan = _kernels.make_plan(params, cov, X.dtype)
+    assert len(plan.groups) == 3 and all(g.stacked is not None for g in plan.groups)
+    want = estep.chunk_stats(X, None, params, cov)
+    assert_stats_close(_kernels.chunk_stats(X, None, plan), want, 1e-10)
+
+
 def test_vectorised_exp_is_within_two_ulp():
     _jit = pytest.importorskip("gaussmix.backends._jit")
     edges = [0.0, -1e-300, -0.34657359, -0.3465736, -1.0, -707.99, -708.0, -708.5]
