@@ -191,3 +191,103 @@ def sums_1d(x, centre, W, out):
     for i in range(B):
         ll += logs[i] + math.log(prod[i]) + tops[i]
     return ll
+
+
+# -- 'full' in many dimensions: triangular products through BLAS, without the GIL ---
+def _blas(name: str, n_args: int):
+    """SciPy's BLAS routine ``name`` as a ctypes function numba can call (every
+    argument by pointer, Fortran style), or None without SciPy's Cython BLAS."""
+    import ctypes
+
+    from numba.extending import get_cython_function_address
+
+    try:
+        address = get_cython_function_address("scipy.linalg.cython_blas", name)
+    except (ImportError, ValueError):
+        return None
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * n_args)(address)
+
+
+_dtrmm = _blas("dtrmm", 11)
+_R, _L, _T, _N = (np.array([ord(c)], dtype=np.uint8) for c in "RLTN")
+
+
+@njit(nogil=True, cache=False, boundscheck=False)
+def maha_triangular(Z, offsets, factors, out):
+    """out[k, i] = |P_k^T (z_i - δ_k)|² by one triangular product (dtrmm) per component.
+
+    Half the multiplications of a general product, and BLAS runs inside this
+    ``nogil`` function, so chunks still run in parallel on the thread pool.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (m, n), float64, C order
+        Its first d rows are the chunk's rows centred on the group's centre.
+    offsets : ndarray of shape (K, d), float64
+        δ_k = μ_k - centre.
+    factors : ndarray of shape (K, d, d), float64, C order
+        Upper-triangular precision factors P_k.
+    out : ndarray of shape (K, n), float64, written
+    """
+    K, d = offsets.shape
+    n = Z.shape[1]
+    D = np.empty((d, n))
+    # In BLAS's column-major view D is an n × d matrix and P_k the lower-triangular
+    # P_k^T; D := D op(P_k^T) with op = transpose gives P_k^T (z - δ_k) in place.
+    rows = np.array([n], dtype=np.int32)
+    dims = np.array([d], dtype=np.int32)
+    one = np.array([1.0])
+    for k in range(K):
+        for j in range(d):
+            o = offsets[k, j]
+            for i in range(n):
+                D[j, i] = Z[j, i] - o
+        P = factors[k]
+        _dtrmm(
+            _R.ctypes, _L.ctypes, _T.ctypes, _N.ctypes, rows.ctypes, dims.ctypes,
+            one.ctypes, P.ctypes, dims.ctypes, D.ctypes, rows.ctypes,
+        )  # fmt: skip
+        for i in range(n):
+            out[k, i] = 0.0
+        for j in range(d):
+            for i in range(n):
+                out[k, i] += D[j, i] * D[j, i]
+
+
+_dsyrk = _blas("dsyrk", 10)
+_U = np.array([ord("U")], dtype=np.uint8)
+
+
+@njit(nogil=True, cache=False, boundscheck=False)
+def scatter_syrk(r, Z, out):
+    """out[k] = Σ_i r_ik z_i z_i^T (lower triangle) by a symmetric rank-n update (dsyrk).
+
+    Parameters
+    ----------
+    r : ndarray of shape (K, n), float64, >= 0
+        Weighted responsibilities.
+    Z : ndarray of shape (m, n), float64, C order
+        Its first d rows are the chunk's rows centred on the group's centre.
+    out : ndarray of shape (K, d, d), float64, C order
+        Its lower triangles (row >= column) are written.
+    """
+    K, n = r.shape
+    d = out.shape[1]
+    A = np.empty((d, n))
+    root = np.empty(n)
+    rows = np.array([n], dtype=np.int32)
+    dims = np.array([d], dtype=np.int32)
+    one = np.array([1.0])
+    zero = np.array([0.0])
+    for k in range(K):
+        for i in range(n):
+            root[i] = math.sqrt(r[k, i])
+        for j in range(d):
+            for i in range(n):
+                A[j, i] = Z[j, i] * root[i]
+        C = out[k]
+        # Column-major, A is n × d: C := A^T A, its upper triangle (our lower).
+        _dsyrk(
+            _U.ctypes, _T.ctypes, dims.ctypes, rows.ctypes, one.ctypes, A.ctypes,
+            rows.ctypes, zero.ctypes, C.ctypes, dims.ctypes,
+        )  # fmt: skip

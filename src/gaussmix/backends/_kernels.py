@@ -117,6 +117,9 @@ class Group(NamedTuple):
         instead of d²/2 features).
     bias : ndarray of shape (K_g,) or None
         With ``stacked``: log π_k + log |P_k| - d/2 log 2π, float64.
+    factors, offsets : ndarray of shape (K_g, d, d) and (K_g, d), or None
+        With ``stacked`` and upper-triangular factors (always, from the M-step):
+        the P_k and μ_k - centre, float64, for the triangular products.
     """
 
     centre: np.ndarray
@@ -125,6 +128,8 @@ class Group(NamedTuple):
     factor: np.ndarray | None = None
     stacked: np.ndarray | None = None
     bias: np.ndarray | None = None
+    factors: np.ndarray | None = None
+    offsets: np.ndarray | None = None
 
 
 class Plan(NamedTuple):
@@ -182,17 +187,28 @@ def make_plan(params: Params, cov: Covariance, dtype: np.dtype) -> Plan:
             eta = np.einsum("kj,kjl->kl", means[group.members] - centre, P)
             stacked = np.vstack([np.hstack(list(P)), -eta.reshape(1, -1)])
             group = group._replace(stacked=stacked.astype(dtype), bias=bias[group.members])
+            group = _with_factors(group, means, prec)
         groups.append(group)
     for k in np.flatnonzero(~near):
         group = _group(kind, means[k], np.array([k]), means, prec, bias, dtype)
         if kind == "full" and d >= _STACKED_MIN_D:  # stacked, of one: |P_k^T (x - μ_k)|²
             stacked = np.vstack([prec[k], np.zeros((1, d))])
             group = group._replace(stacked=stacked.astype(dtype), bias=bias[[k]])
+            group = _with_factors(group, means, prec)
         elif kind == "full":  # its own centre: the factored form |P_k^T (x - μ_k)|²
             group = group._replace(factor=prec[k].astype(dtype))
         groups.append(group)
     tied = prec.astype(dtype) if kind == "tied" else None
     return Plan(kind, K, d, tuple(groups), tied, dead)
+
+
+def _with_factors(group: Group, means: np.ndarray, prec: np.ndarray) -> Group:
+    """``group`` with its members' factors and offsets where all are upper triangular."""
+    P = np.ascontiguousarray(prec[group.members], dtype=np.float64)
+    if np.any(np.tril(P, -1)):
+        return group
+    offsets = np.ascontiguousarray(means[group.members] - group.centre)
+    return group._replace(factors=P, offsets=offsets)
 
 
 def _centre_distance(kind: str, delta: np.ndarray, prec: np.ndarray) -> np.ndarray:
@@ -297,7 +313,12 @@ def _weighted_log_prob(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, list[np.n
         n, d = X.shape
         wlp = np.empty((plan.n_components, n), dtype=X.dtype)
         for g, F in zip(plan.groups, feats, strict=True):
-            if g.stacked is not None:
+            if g.stacked is not None and _triangular(g, F):
+                maha = np.empty((len(g.members), n))
+                jit().maha_triangular(F, g.offsets, g.factors, maha)
+                assert g.bias is not None
+                wlp[g.members] = maha * -0.5 + g.bias[:, None]
+            elif g.stacked is not None:
                 y = g.stacked.T @ F  # (K_g d, n): P_k^T (x - μ_k)
                 y *= y
                 maha = y.reshape(len(g.members), d, n).sum(axis=1)
@@ -310,6 +331,11 @@ def _weighted_log_prob(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, list[np.n
                 wlp[g.members[0]] = np.einsum("ji,ji->i", y, y) * -0.5 + g.W[-1, 0]
     wlp[plan.dead] = -np.inf
     return wlp, feats
+
+
+def _triangular(group: Group, F: np.ndarray) -> bool:
+    """Whether the stacked group's densities go through numba's triangular products."""
+    return group.factors is not None and F.dtype == np.float64 and jit() is not None
 
 
 def _responsibilities(
@@ -386,6 +412,8 @@ def chunk_sums(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Sums:
             sums.append(np.hstack([r @ z, r.sum(axis=1)[:, None]]))
             second = (z.T * r.sum(axis=0)) @ z
             tied_second = second if tied_second is None else tied_second + second
+        elif g.stacked is not None and _triangular(g, F):
+            sums.append(_symmetric_sums(r, F))
         elif g.stacked is not None:
             sums.append(_stacked_sums(r, F.astype(np.float64, copy=False)))
         else:
@@ -427,6 +455,17 @@ def _stacked_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
     moments = (A @ Z.T).reshape(K, d, d + 1)  # [Σ r z z^T | Σ r z] per component
     rows, cols = np.triu_indices(d)
     return np.hstack([moments[:, rows, cols], moments[:, :, d], r.sum(axis=1)[:, None]])
+
+
+def _symmetric_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """:func:`_stacked_sums` through numba's symmetric rank-n updates (float64 rows)."""
+    K = r.shape[0]
+    d = Z.shape[0] - 1
+    second = np.empty((K, d, d))
+    jit().scatter_syrk(r, Z, second)
+    rows, cols = np.triu_indices(d)
+    first = r @ Z.T  # (K, d + 1): Σ r z and Σ r
+    return np.hstack([second[:, cols, rows], first])
 
 
 def add_sums(parts: list[Sums]) -> Sums:
