@@ -185,6 +185,10 @@ def test_max_iter_zero_gives_sklearns_initialization(
     )
     assert ours.lower_bound_ == theirs.lower_bound_ == -np.inf
     assert (ours.n_iter_, ours.converged_) == (theirs.n_iter_, theirs.converged_)
+    # scikit-learn leaves 'random_from_data' starting weights at 1/n each (they sum
+    # to K/n); gaussmix's fitted weights always sum to 1, in the same proportions.
+    assert_allclose(ours.weights_.sum(), 1.0, rtol=1e-12)
+    theirs.weights_ = theirs.weights_ / theirs.weights_.sum()
     assert_same_parameters(ours, theirs)
 
 

@@ -533,7 +533,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return Params(weights, means, covariances, prec_chol)
 
     def _set_params(self, params: Params, cov: Covariance) -> None:
-        self.weights_ = params.weights
+        # Starting weights from single seed rows ('k-means++', 'random_from_data') are
+        # each row's share of the data, as in scikit-learn; the EM loop may return them
+        # (max_iter=0, or a first M-step undone). A fitted model's weights sum to 1.
+        self.weights_ = params.weights / params.weights.sum()
         self.means_ = params.means
         self.covariances_ = params.covariances
         self.precisions_cholesky_ = params.precisions_cholesky
