@@ -1,8 +1,10 @@
 """Compiled row kernels (numba), imported only on the first E-step that can use them.
 
-The kernel releases the GIL (``nogil``) so that chunks run on all cores from a
-plain thread pool, and is cached on disk (``cache=True``) so compilation happens
-once per installation. :mod:`._kernels` holds the pure-NumPy equivalent used when
+The kernels release the GIL (``nogil``) so that chunks run on all cores from a
+plain thread pool, and are cached on disk (``cache=True``) so compilation happens
+once per installation; the two that call BLAS (``maha_triangular``,
+``scatter_syrk``) hold its function pointers, which numba cannot cache, and are
+compiled on their first use in a process (about 1 s). :mod:`._kernels` holds the pure-NumPy equivalent used when
 numba is not importable, and the tests compare the two.
 
 Feature layout (``m`` entries, one column per row) for a row ``x`` centred as ``z = x - c``:
@@ -212,7 +214,7 @@ _dtrmm = _blas("dtrmm", 11)
 _R, _L, _T, _N = (np.array([ord(c)], dtype=np.uint8) for c in "RLTN")
 
 
-@njit(nogil=True, cache=False, boundscheck=False)
+@njit(nogil=True, boundscheck=False)  # not cacheable: it holds BLAS pointers
 def maha_triangular(Z, offsets, factors, out):
     """out[k, i] = |P_k^T (z_i - δ_k)|² by one triangular product (dtrmm) per component.
 
@@ -255,10 +257,11 @@ def maha_triangular(Z, offsets, factors, out):
 
 
 _dsyrk = _blas("dsyrk", 10)
+HAVE_BLAS = _dtrmm is not None and _dsyrk is not None
 _U = np.array([ord("U")], dtype=np.uint8)
 
 
-@njit(nogil=True, cache=False, boundscheck=False)
+@njit(nogil=True, boundscheck=False)  # not cacheable: it holds BLAS pointers
 def scatter_syrk(r, Z, out):
     """out[k] = Σ_i r_ik z_i z_i^T (lower triangle) by a symmetric rank-n update (dsyrk).
 

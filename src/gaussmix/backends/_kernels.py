@@ -335,7 +335,13 @@ def _weighted_log_prob(X: np.ndarray, plan: Plan) -> tuple[np.ndarray, list[np.n
 
 def _triangular(group: Group, F: np.ndarray) -> bool:
     """Whether the stacked group's densities go through numba's triangular products."""
-    return group.factors is not None and F.dtype == np.float64 and jit() is not None
+    kernels = jit()
+    return (
+        group.factors is not None
+        and F.dtype == np.float64
+        and kernels is not None
+        and kernels.HAVE_BLAS
+    )
 
 
 def _responsibilities(
