@@ -19,7 +19,6 @@ needs them.
 # annotations at run time.
 
 import contextlib
-import inspect
 import json
 import math
 import os
@@ -205,17 +204,16 @@ def _warnings_as_lines(quiet: bool) -> Iterator[None]:
             print(f"gaussmix: warning: {text}", file=sys.stderr)
 
 
-def _estimator_kwargs(device: str | None) -> dict[str, Any]:
-    from ._estimator import GaussianMixture
-
-    if device is None:
-        return {}
-    if "device" not in inspect.signature(GaussianMixture).parameters:
-        raise CliError(
-            "--device is not supported by this gaussmix (its GaussianMixture has no "
-            "'device' parameter)"
-        )
-    return {"device": device}
+def _estimator_kwargs(
+    max_iter: int, tol: float, reg_covar: float, init_params: Any, device: str | None
+) -> dict[str, Any]:
+    """GaussianMixture's keyword arguments from the fitting options `fit` and `select` share."""
+    kwargs: dict[str, Any] = dict(
+        max_iter=max_iter, tol=tol, reg_covar=reg_covar, init_params=init_params.value
+    )
+    if device is not None:
+        kwargs["device"] = device
+    return kwargs
 
 
 def _open_data(path: str, columns: Sequence[str] | None, model: Any = None) -> Any:
@@ -546,13 +544,7 @@ def _build_app() -> Any:
             raise CliError("give either -k or --k-range, not both")
         ks = [k] if k is not None else parse_k_range(k_range or "1..9")
         types = _types(covariance_type, single=k is not None)
-        gm_kwargs = dict(
-            max_iter=max_iter,
-            tol=tol,
-            reg_covar=reg_covar,
-            init_params=init_params.value,
-            **_estimator_kwargs(device),
-        )
+        gm_kwargs = _estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
         data_file = _open_data(data, columns)
         X = _fit_input(data_file)
         show = not quiet and not as_json and _interactive()
@@ -797,13 +789,7 @@ def _build_app() -> Any:
         """
         ks = parse_k_range(k_range)
         types = _types(covariance_type, single=False)
-        gm_kwargs = dict(
-            max_iter=max_iter,
-            tol=tol,
-            reg_covar=reg_covar,
-            init_params=init_params.value,
-            **_estimator_kwargs(device),
-        )
+        gm_kwargs = _estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
         data_file = _open_data(data, columns)
         X = _fit_input(data_file)
         show = not quiet and not as_json and _interactive()

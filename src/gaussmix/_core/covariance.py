@@ -99,7 +99,11 @@ class Covariance:
         IllConditionedError
             If a covariance is not numerically positive definite.
         """
-        raise NotImplementedError
+        # The default serves the elementwise variances of 'diag' and 'spherical'.
+        _check_finite_covariances(covariances)
+        if np.any(covariances <= 0.0):
+            raise IllConditionedError(_ILL_DEFINED)
+        return _checked_range(1.0 / np.sqrt(covariances))
 
     def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         """Precision matrices (or variances' inverses) from their Cholesky factors."""
@@ -342,12 +346,6 @@ class Diag(Covariance):
         mass = stats.mass + 10 * np.finfo(np.float64).eps
         return stats.scatter / mass[:, None] + reg_covar
 
-    def cholesky_precisions(self, covariances: np.ndarray) -> np.ndarray:
-        _check_finite_covariances(covariances)
-        if np.any(covariances <= 0.0):
-            raise IllConditionedError(_ILL_DEFINED)
-        return _checked_range(1.0 / np.sqrt(covariances))
-
     def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return np.sum(np.log(precisions_cholesky), axis=1)
 
@@ -379,12 +377,6 @@ class Spherical(Covariance):
         mass = stats.mass + 10 * np.finfo(np.float64).eps
         d = stats.means.shape[1]
         return stats.scatter / (mass * d) + reg_covar
-
-    def cholesky_precisions(self, covariances: np.ndarray) -> np.ndarray:
-        _check_finite_covariances(covariances)
-        if np.any(covariances <= 0.0):
-            raise IllConditionedError(_ILL_DEFINED)
-        return _checked_range(1.0 / np.sqrt(covariances))
 
     def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return n_features * np.log(precisions_cholesky)
