@@ -361,14 +361,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         def expectation(params: Params) -> Any:
             return rows.expectation(params, cov)
 
+        # Rows that can name their worst-explained rows seed collapsed components there.
         worst_explained = getattr(rows, "worst_explained", None)
-
-        def seed_points(params: Params, m: int) -> Any:
-            return None if worst_explained is None else worst_explained(params, cov, m)
+        seed_points = (
+            None if worst_explained is None else lambda params, m: worst_explained(params, cov, m)
+        )
 
         for init in range(n_init):
             # Collapsed components are re-seeded, then dropped (see gaussmix._core.em).
-            reseeder = Reseeder(self.n_components, seed_points if worst_explained else None)
+            reseeder = Reseeder(self.n_components, seed_points)
             if self.verbose:
                 print(f"Initialization {init}")
             started = time.perf_counter()
