@@ -4,8 +4,9 @@ The kernels release the GIL (``nogil``) so that chunks run on all cores from a
 plain thread pool, and are cached on disk (``cache=True``) so compilation happens
 once per installation; the two that call BLAS (``maha_triangular``,
 ``scatter_syrk``) hold its function pointers, which numba cannot cache, and are
-compiled on their first use in a process (about 1 s). :mod:`._kernels` holds the pure-NumPy equivalent used when
-numba is not importable, and the tests compare the two.
+compiled on their first use in a process (about 1 s). :mod:`._kernels` holds the
+pure-NumPy equivalent used when numba is not importable, and the tests compare
+the two.
 
 Feature layout (``m`` entries, one column per row) for a row ``x`` centred as ``z = x - c``:
 
