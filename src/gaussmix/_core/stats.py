@@ -18,8 +18,8 @@ spherical ``(K,)`` (the trace of each component's scatter).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -97,22 +97,30 @@ def merge(a: Stats, b: Stats, kind: str) -> Stats:
     )
 
 
-def merge_all(parts: Iterable[Stats], kind: str) -> Stats:
+_S = TypeVar("_S")
+
+
+def merge_all(
+    parts: Iterable[_S], kind: str, merge_pair: Callable[[_S, _S, str], _S] | None = None
+) -> _S:
     """Merge any number of block statistics by a balanced pairwise tree.
 
     A tree (rather than a running sum) keeps rounding error growing with
     log(number of blocks) and lets callers pass statistics in any grouping.
+    ``merge_pair`` (default :func:`merge`) lets a backend merge its own
+    statistics type, for example tensors kept on a GPU.
 
     Raises
     ------
     ValueError
         If ``parts`` is empty.
     """
+    pair: Callable[[Any, Any, str], Any] = merge if merge_pair is None else merge_pair
     level = list(parts)
     if not level:
         raise ValueError("cannot merge an empty collection of statistics")
     while len(level) > 1:
-        paired = [merge(level[i], level[i + 1], kind) for i in range(0, len(level) - 1, 2)]
+        paired = [pair(level[i], level[i + 1], kind) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

@@ -76,7 +76,7 @@ import torch
 
 from .._core.covariance import Covariance, Params
 from .._core.init import INIT_METHODS
-from .._core.stats import Stats
+from .._core.stats import Stats, merge_all
 from .._validation import check_finite, check_sample_weight
 
 __all__ = [
@@ -505,15 +505,6 @@ def _merge(a: _DevStats, b: _DevStats, kind: str) -> _DevStats:
     return _DevStats(a.total + b.total, a.log_likelihood + b.log_likelihood, mass, means, scatter)
 
 
-def _merge_all(parts: list[_DevStats], kind: str) -> _DevStats:
-    while len(parts) > 1:
-        paired = [_merge(parts[i], parts[i + 1], kind) for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            paired.append(parts[-1])
-        parts = paired
-    return parts[0]
-
-
 def _stats_about_own_means(Xc64: torch.Tensor, rw: torch.Tensor, kind: str) -> _DevStats:
     """Float64 statistics of rows ``Xc64`` (r, d) with weighted responsibilities (K, r)."""
     mass = rw.sum(1)
@@ -894,7 +885,7 @@ class TorchRows:
                 rw = rw * self.weights[start:stop]
             Xc64 = self.X[start:stop].to(_F64) - shift64
             parts.append(_stats_about_own_means(Xc64, rw, kind))
-        merged = _merge_all(parts, kind)
+        merged = merge_all(parts, kind, _merge)
         return self._to_host(merged._replace(total=self._total()), shift64)
 
     def _seed_stats(self, kind: str, K: int, seeds: np.ndarray) -> Stats:
