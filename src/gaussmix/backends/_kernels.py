@@ -496,9 +496,7 @@ def add_sums(parts: list[Sums]) -> Sums:
 def _add(a: Sums, b: Sums) -> Sums:
     tied = None if a.tied_second is None else a.tied_second + b.tied_second
     groups = tuple(x + y for x, y in zip(a.groups, b.groups, strict=True))
-    return Sums(
-        a.total_weight + b.total_weight, a.log_likelihood + b.log_likelihood, groups, tied
-    )
+    return Sums(a.total_weight + b.total_weight, a.log_likelihood + b.log_likelihood, groups, tied)
 
 
 def chunk_stats(X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Stats:
