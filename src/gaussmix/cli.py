@@ -295,7 +295,7 @@ def _write_table(path: str | None, array: np.ndarray, names: Sequence[str]) -> N
     ``.parq``), ``.tsv``/``.tab`` (tab-separated), anything else comma-separated
     text with a header. Floats are written with 17 significant digits (exact).
     """
-    from .io import atomic_write
+    from ._outputs import atomic_write
 
     table = array.reshape(-1, 1) if array.ndim == 1 else array
     if path is None:
@@ -859,7 +859,7 @@ def _build_app() -> Any:
                 f"cannot write a figure as {output!r}: use one of "
                 + ", ".join(f".{f}" for f in sorted(formats))
             )
-        from .io import atomic_write
+        from ._outputs import atomic_write
 
         with _warnings_as_lines(quiet or as_json):
             drawn = plot_mixture(model, X, feature_names=_column_labels(data_file))

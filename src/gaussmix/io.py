@@ -36,21 +36,19 @@ over the target, so an interrupted save never leaves a half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import numbers
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import linalg
 
 from ._core.covariance import COVARIANCE_TYPES, get_covariance
+from ._outputs import atomic_write
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -60,7 +58,6 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ModelFileError",
-    "atomic_write",
     "load",
     "load_with_metadata",
     "save",
@@ -93,47 +90,6 @@ class ModelFileError(ValueError):
 
 
 # -- writing ---------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path`` and rename it over ``path`` on success.
-
-    An exception (or an interrupted process) leaves ``path`` untouched and removes
-    the temporary file, so readers never see a half-written file.
-
-    Parameters
-    ----------
-    path : path-like
-        The final file.
-    mode : {'wb', 'w'}
-        Binary or text (UTF-8) mode.
-    """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise IsADirectoryError(f"cannot write '{target}': it is a directory")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot write '{target}': no such directory '{directory}'")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-        with open(fd, mode, **text) as f:  # type: ignore[call-overload]
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _default_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
         value = value.detach().cpu().numpy()
