@@ -210,7 +210,7 @@ def test_predict_parquet(files, faithful, tmp_path, capsys):
 
 def test_predict_and_score_stream_the_file(files, faithful, capsys, monkeypatch):
     scan = importlib.import_module("gaussmix.scan")  # the module; gaussmix.scan is the function
-    monkeypatch.setattr(scan, "_CHUNK_BYTES", 50 * 2 * 8 * 8)  # text chunks of 50 rows
+    monkeypatch.setattr(scan._text, "_CHUNK_BYTES", 50 * 2 * 8)  # text chunks of 50 rows
     seen = []
     original = scan.Scan.__iter__
 

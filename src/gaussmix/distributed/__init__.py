@@ -11,7 +11,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..scan import Scan
 from .blocks import BlockRows
+from .scan import ScanRows
 
 __all__ = ["BlockRows", "block_rows", "is_dask_collection"]
 
@@ -35,8 +37,6 @@ def block_rows(X: Any, sample_weight: Any = None, *, persist: bool = False) -> B
     persist : bool
         Persist Dask data once (for fitting, which passes over it many times).
     """
-    from ..scan import Scan, ScanRows
-
     if isinstance(X, Scan):
         return ScanRows(X, sample_weight)
     if is_dask_collection(X):

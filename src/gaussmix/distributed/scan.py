@@ -1,0 +1,74 @@
+"""Rows of a :func:`gaussmix.scan` file: every pass reads the file once, chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .._core.covariance import Covariance, Params
+from .._core.stats import Stats, merge_all
+from .._validation import check_sample_weight
+from ..backends.numpy import NumpyRows
+from ..scan import Scan
+from .blocks import BlockFunc, BlockRows, check_block_finite
+
+__all__ = ["ScanRows"]
+
+
+class ScanRows(BlockRows):
+    """Rows of a :class:`~gaussmix.scan.Scan`, each chunk a block.
+
+    The scan itself checks, on every pass, that its file did not change.
+
+    Parameters
+    ----------
+    data : Scan
+    weights : array-like of shape (n,), optional
+        Non-negative row weights, in memory (8 bytes a row).
+    """
+
+    def __init__(self, data: Scan, weights: Any = None) -> None:
+        self.data = data
+        self.n_rows, self.n_features = data.shape
+        self.weights = check_sample_weight(weights, self.n_rows)
+        self.total_weight = float(self.n_rows if self.weights is None else self.weights.sum())
+
+    def _blocks(self) -> Iterator[tuple[NumpyRows, slice]]:
+        start = 0
+        for X in self.data:
+            rows = slice(start, start + X.shape[0])
+            start = rows.stop
+            if X.shape[0]:
+                check_block_finite(X, rows)
+                yield NumpyRows(X, None if self.weights is None else self.weights[rows]), rows
+
+    def _map_merge(self, func: BlockFunc, kind: str, *shared: Any) -> Stats:
+        return merge_all((func(block, rows, *shared) for block, rows in self._blocks()), kind)
+
+    def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        # Only the picked rows are checked (and, for .npy, read from disk).
+        picked, start = [], 0
+        for X in self.data:
+            if index is None:
+                picked.append(X)
+            else:
+                lo, hi = np.searchsorted(index, [start, start + X.shape[0]])
+                picked.append(X[index[lo:hi] - start])
+            start += X.shape[0]
+        X = np.concatenate(picked)
+        check_block_finite(X, slice(0, X.shape[0]) if index is None else index)
+        w = self.weights
+        return X, w if w is None or index is None else w[index]
+
+    def map_log_resp(
+        self,
+        params: Params,
+        cov: Covariance,
+        reduce: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """``reduce(log_norm, log_resp)`` over the file, in memory, in row order."""
+        return np.concatenate(
+            [block.map_log_resp(params, cov, reduce) for block, _ in self._blocks()]
+        )
