@@ -68,7 +68,7 @@ def random_params(
     weights = rng.dirichlet(np.full(k, 2.0))
     means = rng.uniform(-spread, spread, size=(k, d))
     covariances = random_covariances(covariance_type, k, d, rng)
-    return Params(weights, means, covariances, cov.cholesky_precisions(covariances))
+    return Params(weights, means, covariances, cov.form.cholesky_precisions(covariances))
 
 
 def explicit_init(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) -> dict[str, Any]:
@@ -84,5 +84,5 @@ def explicit_init(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) ->
     scale = max(float(np.mean(np.var(X, axis=0))), 1e-3)  # constant data: still valid
     covariances = random_covariances(covariance_type, k, d, rng, scale=scale)
     cov = get_covariance(covariance_type)
-    precisions = cov.precisions(cov.cholesky_precisions(covariances))
+    precisions = cov.form.precisions(cov.form.cholesky_precisions(covariances))
     return {"weights_init": weights, "means_init": means, "precisions_init": precisions}

@@ -41,7 +41,7 @@ def test_m_step_is_the_maximum_likelihood_update(covariance_type: str) -> None:
         "spherical": np.trace(full, axis1=1, axis2=2) / (2 * mass) + 0.1,
     }[covariance_type]
     assert_allclose(params.covariances, expected, rtol=1e-12)
-    assert_allclose(params.precisions_cholesky, cov.cholesky_precisions(expected), rtol=1e-12)
+    assert_allclose(params.precisions_cholesky, cov.form.cholesky_precisions(expected), rtol=1e-12)
 
 
 def test_m_step_keeps_an_empty_component_finite() -> None:
@@ -162,7 +162,7 @@ def test_an_m_step_that_lowers_the_likelihood_is_undone(covariance_type: str) ->
 
     result = run_em(expectation, best, cov, reg_covar=10.0, tol=1e-8, max_iter=50)
     assert len(calls) == 2  # the bound of the regularized parameters was computed ...
-    assert np.all(cov.variances(calls[1].covariances) > 10.0)
+    assert np.all(cov.form.variances(calls[1].covariances, 2) > 10.0)
     assert result.params is best  # ... found lower, and those parameters dropped
     assert (result.n_iter, result.converged) == (1, True)
     assert result.lower_bounds == [rows.expectation(best, cov).log_likelihood / rows.n_rows]

@@ -44,7 +44,7 @@ def random_params(kind: str, K: int, d: int, rng: np.random.Generator, scale: fl
         covariances = rng.uniform(0.3, 2.0, size=(K, d)) * scale**2
     else:
         covariances = rng.uniform(0.3, 2.0, size=K) * scale**2
-    return Params(weights, means, covariances, cov.cholesky_precisions(covariances)), cov
+    return Params(weights, means, covariances, cov.form.cholesky_precisions(covariances)), cov
 
 
 def sample_rows(params: Params, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -191,7 +191,7 @@ def test_ill_conditioned_full_component_uses_the_factored_form(engine):
     squeezed = params.covariances.copy()
     squeezed[1] = np.diag([1.0, 1.0, 1.0, 1e-7])  # condition number 1e7
     params = params._replace(
-        covariances=squeezed, precisions_cholesky=cov.cholesky_precisions(squeezed)
+        covariances=squeezed, precisions_cholesky=cov.form.cholesky_precisions(squeezed)
     )
     X = sample_rows(params, 300, rng)
     plan = _kernels.make_plan(params, cov, X.dtype)
@@ -208,7 +208,7 @@ def test_label_statistics_match_one_hot_responsibilities(kind):
     labels = rng.integers(-1, 4, size=500)  # -1: a row of no component
     labels[labels == 2] = 1  # component 2 stays empty
     cov = get_covariance(kind)
-    got = label_stats(X, w, labels, kind, 4)
+    got = label_stats(X, w, labels, get_covariance(kind).form, 4)
     rw = (labels[:, None] == np.arange(4)) * w[:, None]
     want = estep.stats_from_resp(X, rw, cov, total_weight=float(w.sum()))
     assert_stats_close(got, want, 1e-12)

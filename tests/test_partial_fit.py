@@ -73,11 +73,11 @@ def test_the_step_interpolates_raw_moments_exactly():
 
     a = NumpyRows(draw(100, rng)).expectation(gm._params, cov)
     b = NumpyRows(draw(300, rng) + 1000.0).expectation(gm._params, cov)  # far apart
-    running = stepwise_update(None, a, 1.0, "full")
+    running = stepwise_update(None, a, 1.0, get_covariance("full").form)
     assert running.total_weight == pytest.approx(1.0)
     eta = step_size(1, 0.7, 2.0)
     assert eta == pytest.approx(3.0**-0.7)
-    new = stepwise_update(running, b, eta, "full")
+    new = stepwise_update(running, b, eta, get_covariance("full").form)
     expected = [
         (1 - eta) * ma / 100 + eta * mb / 300
         for ma, mb in zip(raw_moments(a), raw_moments(b), strict=True)

@@ -91,7 +91,7 @@ def test_fitted_parameters_are_valid(problem: dict[str, Any]) -> None:
     assert gm.means_.shape == (K, d)
     assert np.all(np.isfinite(gm.means_))
     cov = get_covariance(problem["covariance_type"])
-    assert gm.covariances_.shape == cov.shape(K, d)
+    assert gm.covariances_.shape == cov.form.shape(K, d)
     for k in range(K):
         matrix = dense_covariance(problem["covariance_type"], gm.covariances_, k, d)
         assert_allclose(matrix, matrix.T, rtol=0, atol=1e-12 * np.abs(matrix).max())

@@ -162,7 +162,9 @@ def test_max_iter_zero_keeps_the_initial_parameters(covariance_type: str) -> Non
     assert_allclose(ours.precisions_, init["precisions_init"], rtol=1e-12)
     cov = get_covariance(covariance_type)
     assert_allclose(
-        ours.covariances_, cov.covariances_from_precisions(init["precisions_init"]), rtol=1e-12
+        ours.covariances_,
+        cov.form.covariances_from_precisions(init["precisions_init"]),
+        rtol=1e-12,
     )
 
 

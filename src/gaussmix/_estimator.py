@@ -19,10 +19,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._core.covariance import (
-    COVARIANCE_TYPES,
     Covariance,
     IllConditionedError,
     Params,
+    covariance_names,
     get_covariance,
 )
 from ._core.em import EMResult, Reseeder, m_step, run_em
@@ -180,7 +180,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
         check_number("n_components", self.n_components, integer=True, low=1)
-        check_choice("covariance_type", self.covariance_type, tuple(COVARIANCE_TYPES))
+        check_choice("covariance_type", self.covariance_type, covariance_names())
         check_number("tol", self.tol, low=0.0)
         check_number("reg_covar", self.reg_covar, low=0.0)
         check_number("max_iter", self.max_iter, integer=True, low=0)
@@ -230,16 +230,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.means_init is not None:
             _as_float_array("means_init", self.means_init, (K, n_features))
         if self.precisions_init is not None:
-            p = _as_float_array("precisions_init", self.precisions_init, cov.shape(K, n_features))
-            if not cov.is_valid_precision(p):
-                what = (
-                    "positive"
-                    if p.ndim <= 2 and cov.name != "tied"
-                    else "symmetric, positive-definite"
-                )
+            shape = cov.form.shape(K, n_features)
+            p = _as_float_array("precisions_init", self.precisions_init, shape)
+            if not cov.form.is_valid_precision(p):
                 raise ValueError(
-                    f"The parameter 'precisions_init' should be {what} for "
-                    f"covariance_type={cov.name!r}."
+                    f"The parameter 'precisions_init' should be "
+                    f"{cov.form.precision_requirement} for "
+                    f"covariance_type={self.covariance_type!r}."
                 )
 
     # -- fitting --------------------------------------------------------------
@@ -427,7 +424,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         if self.max_iter > 0:  # (max_iter=0 asks for the initialization only)
             warn_if_regularization_dominates(
-                cov.variances(best.params.covariances), self.reg_covar, stacklevel=4
+                cov.form.variances(best.params.covariances, rows.n_features),
+                self.reg_covar,
+                stacklevel=4,
             )
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
@@ -475,7 +474,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         t += 1
         batch = rows.expectation(params, cov)
         step = step_size(t, self.learning_decay, self.learning_offset)
-        running = stepwise_update(running, batch, step, cov.name)
+        running = stepwise_update(running, batch, step, cov.form)
         self._set_params(m_step(running, cov, self.reg_covar), cov)
         self._online = (running, t)
         self.converged_ = False
@@ -518,7 +517,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             means = np.asarray(self.means_init, dtype=np.float64).reshape(K, d)
         if self.precisions_init is None:
             try:
-                prec_chol = cov.cholesky_precisions(covariances)
+                prec_chol = cov.form.cholesky_precisions(covariances)
             except IllConditionedError:
                 if reseeder is None:
                     raise
@@ -529,8 +528,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 means = repaired.means if self.means_init is None else means
         else:
             precisions = np.asarray(self.precisions_init, dtype=np.float64)
-            prec_chol = cov.cholesky_from_precisions(precisions)
-            covariances = cov.covariances_from_precisions(precisions)
+            prec_chol = cov.form.cholesky_from_precisions(precisions)
+            covariances = cov.form.covariances_from_precisions(precisions)
         return Params(weights, means, covariances, prec_chol)
 
     def _set_params(self, params: Params, cov: Covariance) -> None:
@@ -541,7 +540,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.means_ = params.means
         self.covariances_ = params.covariances
         self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = cov.precisions(params.precisions_cholesky)
+        self.precisions_ = cov.form.precisions(params.precisions_cholesky)
 
     @property
     def _params(self) -> Params:
@@ -645,7 +644,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         counts = rng.multinomial(n_samples, self.weights_)
         X = np.vstack(
             [
-                cov.sample_component(rng, mean, self.covariances_, k, int(count))
+                cov.form.sample_component(rng, mean, self.covariances_, k, int(count))
                 for k, (mean, count) in enumerate(zip(self.means_, counts, strict=True))
             ]
         )

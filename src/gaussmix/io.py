@@ -45,9 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import linalg
 
-from ._core.covariance import COVARIANCE_TYPES, get_covariance
+from ._core.covariance import Params, covariance_names, get_covariance, params_problem
 from ._outputs import atomic_write
 from ._version import __version__
 
@@ -361,19 +360,22 @@ def _build(
     expected = {
         "weights": (K,),
         "means": (K, d),
-        "covariances": cov.shape(K, d),
-        "precisions_cholesky": cov.shape(K, d),
+        "covariances": cov.form.shape(K, d),
+        "precisions_cholesky": cov.form.shape(K, d),
     }
     for name, shape in expected.items():
         if layout[name] != shape:
             raise ModelFileError(
-                f"array '{name}' has shape {layout[name]}, but a {cov.name!r} mixture with "
-                f"{K} components and {d} features needs {shape}"
+                f"array '{name}' has shape {layout[name]}, but a "
+                f"{meta['covariance_type']!r} mixture with {K} components and {d} features "
+                f"needs {shape}"
             )
     for name, array in tensors.items():
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"array '{name}' contains NaN or infinite values")
-    _check_mixture(cov.name, tensors)
+    problem = params_problem(Params(*(tensors[name] for name in _ARRAYS)), cov)
+    if problem:
+        raise ModelFileError(f"it does not hold a valid mixture: its {problem}")
 
     params = dict(meta["params"])
     for name in _INIT_ARRAYS:
@@ -393,7 +395,7 @@ def _build(
         raise ModelFileError(f"its constructor parameters are invalid ({exc})") from None
     if "device" in accepted:
         model.set_params(device=device)
-    if model.n_components != K or model.covariance_type != cov.name:
+    if model.n_components != K or get_covariance(model.covariance_type) is not cov:
         raise ModelFileError("its parameters disagree with its n_components or covariance_type")
 
     fit = meta["fit"]
@@ -401,7 +403,7 @@ def _build(
     model.means_ = tensors["means"]
     model.covariances_ = tensors["covariances"]
     model.precisions_cholesky_ = tensors["precisions_cholesky"]
-    model.precisions_ = cov.precisions(model.precisions_cholesky_)
+    model.precisions_ = cov.form.precisions(model.precisions_cholesky_)
     model.converged_ = fit["converged"]
     model.n_iter_ = fit["n_iter"]
     model.lower_bound_ = fit["lower_bound"]
@@ -436,7 +438,7 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
     if missing:
         raise ModelFileError(f"its metadata lacks {', '.join(missing)}")
     kind = meta["covariance_type"]
-    if not isinstance(kind, str) or kind not in COVARIANCE_TYPES:
+    if not isinstance(kind, str) or kind not in covariance_names():
         raise ModelFileError(f"its covariance type {meta['covariance_type']!r} is unknown")
     for key in ("n_components", "n_features"):
         if not _is_count(meta[key]) or meta[key] < 1:
@@ -476,40 +478,3 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
 
 def _is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_mixture(covariance_type: str, tensors: dict[str, np.ndarray]) -> None:
-    weights = tensors["weights"]
-    if np.any(weights < 0):
-        raise ModelFileError("its weights are not all non-negative")
-    if np.any(weights > 1.0):  # (checked first: a sum of huge weights would overflow)
-        raise ModelFileError("its weights are not all at most 1")
-    if abs(float(weights.sum()) - 1.0) > 1e-8:
-        raise ModelFileError(f"its weights sum to {float(weights.sum())!r}, not 1")
-    cov, chol = tensors["covariances"], tensors["precisions_cholesky"]
-    if covariance_type in ("diag", "spherical"):
-        if np.any(cov <= 0):
-            raise ModelFileError("its variances are not all positive")
-        if np.any(chol <= 0) or not np.allclose(chol, 1.0 / np.sqrt(cov), rtol=1e-8, atol=0.0):
-            raise ModelFileError("its precisions_cholesky do not match its covariances")
-        return
-    matrices = cov[None] if covariance_type == "tied" else cov
-    factors = chol[None] if covariance_type == "tied" else chol
-    eye = np.eye(matrices.shape[-1])
-    for k, (c, p) in enumerate(zip(matrices, factors, strict=True)):
-        which = "the tied covariance" if covariance_type == "tied" else f"covariance {k}"
-        scale = float(np.max(np.abs(c)))
-        if not np.all(np.abs(c - c.T) <= 1e-8 * scale):
-            raise ModelFileError(f"{which} is not symmetric")
-        try:
-            linalg.cholesky(c, lower=True)
-        except linalg.LinAlgError:
-            raise ModelFileError(f"{which} is not positive definite") from None
-        eig = np.linalg.eigvalsh(c)
-        if eig[0] <= 0:
-            raise ModelFileError(f"{which} is not positive definite")
-        tol = 1e-6 + 1e3 * np.finfo(np.float64).eps * float(eig[-1] / eig[0])
-        with np.errstate(over="ignore", invalid="ignore"):  # absurd factors: inf, no match
-            matches = np.all(np.abs(p.T @ c @ p - eye) <= tol)
-        if not matches:
-            raise ModelFileError(f"the precisions_cholesky of {which} do not match it")

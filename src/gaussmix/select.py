@@ -29,7 +29,7 @@ from scipy.special import xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
-from ._core.covariance import COVARIANCE_TYPES
+from ._core.covariance import covariance_names
 from ._estimator import GaussianMixture
 from ._validation import check_choice, check_finite
 
@@ -236,7 +236,7 @@ def _covariance_types(covariance_types: Any) -> list[str]:
     if not types:
         raise ValueError("covariance_types is empty: give at least one covariance type.")
     for t in types:
-        check_choice("covariance_type", t, tuple(COVARIANCE_TYPES))
+        check_choice("covariance_type", t, covariance_names())
     return list(dict.fromkeys(types))
 
 

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .covariance import Covariance, IllConditionedError, Params
-from .stats import Stats, scatter_correction
+from .stats import Stats, pooled
 
 __all__ = [
     "MAX_RESEEDS",
@@ -119,7 +119,9 @@ def m_step(stats: Stats, cov: Covariance, reg_covar: float) -> Params:
     mass = stats.mass + _TINY_MASS
     weights = mass / mass.sum()
     covariances = cov.covariances_from_stats(stats, reg_covar)
-    return Params(weights, stats.means.copy(), covariances, cov.cholesky_precisions(covariances))
+    return Params(
+        weights, stats.means.copy(), covariances, cov.form.cholesky_precisions(covariances)
+    )
 
 
 class _Unrecoverable(IllConditionedError):
@@ -127,17 +129,12 @@ class _Unrecoverable(IllConditionedError):
 
 
 def _overall(stats: Stats, cov: Covariance) -> tuple[np.ndarray, np.ndarray]:
-    """The data's mean (d,) and covariance in one component's shape, from statistics."""
-    mass = stats.mass
-    total = mass.sum()
-    mean = mass @ stats.means / total
-    between = scatter_correction(cov.name, mass, stats.means - mean)
-    if cov.name == "tied":
-        return mean, (stats.scatter + between) / total
-    scatter = (stats.scatter + between).sum(axis=0)
-    if cov.name == "spherical":
-        return mean, np.asarray(scatter / (total * stats.means.shape[1]))
-    return mean, scatter / total
+    """The data's mean (d,) and its covariance as one component's, from statistics.
+
+    The covariance has shape ``cov.form.shape(1, d)``, without ``reg_covar``.
+    """
+    together = pooled(stats, cov.form)
+    return together.means[0], cov.covariances_from_stats(together, 0.0)
 
 
 class Reseeder:
@@ -205,10 +202,9 @@ class Reseeder:
         mean, overall = _overall(stats, cov)
         replace = collapsed | self.dropped
         means[replace] = mean
-        if cov.name != "tied":
-            reg = reg_covar * np.eye(overall.shape[0]) if cov.name == "full" else reg_covar
-            seed_cov = overall / K + reg
-            if self._singular(cov, np.asarray(seed_cov)[None]).any():
+        if cov.form.per_component:
+            seed_cov = cov.form.regularize(overall / K, reg_covar)
+            if self._singular(cov, seed_cov).any():
                 raise _Unrecoverable(
                     "Fitting failed: a component collapsed and the data's own covariance is "
                     "numerically singular at its scale (for example constant columns or "
@@ -216,11 +212,11 @@ class Reseeder:
                     "Increase reg_covar (it is absolute: compare it with the data's "
                     "variances), or standardize X."
                 )
-            covariances[replace] = seed_cov
+            covariances[replace] = seed_cov[0]
         weights[replace] = 0.0
         if reseed.any():
             means[reseed] = self._seeds(
-                Params(weights, means, covariances, cov.cholesky_precisions(covariances)),
+                Params(weights, means, covariances, cov.form.cholesky_precisions(covariances)),
                 int(reseed.sum()),
                 fallback=mean,
             )
@@ -231,14 +227,14 @@ class Reseeder:
         if collapsed.any():  # something new was re-seeded or dropped
             self.n_changes += 1
         weights /= weights.sum()
-        return Params(weights, means, covariances, cov.cholesky_precisions(covariances))
+        return Params(weights, means, covariances, cov.form.cholesky_precisions(covariances))
 
     @staticmethod
     def _singular(cov: Covariance, covariances: np.ndarray) -> np.ndarray:
         """Which components' covariances are not numerically positive definite, (K,)."""
-        if cov.name == "tied":
+        if not cov.form.per_component:
             try:
-                cov.cholesky_precisions(covariances)
+                cov.form.cholesky_precisions(covariances)
             except IllConditionedError:
                 raise _Unrecoverable(
                     "Fitting failed: the shared ('tied') covariance is numerically singular "
@@ -250,7 +246,7 @@ class Reseeder:
         bad = np.zeros(covariances.shape[0], dtype=bool)
         for k in range(covariances.shape[0]):
             try:
-                cov.cholesky_precisions(covariances[k : k + 1])
+                cov.form.cholesky_precisions(covariances[k : k + 1])
             except IllConditionedError:
                 bad[k] = True
         return bad

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .covariance import Covariance, Params
-from .stats import Stats, scatter_correction
+from .stats import Stats
 
 __all__ = ["chunk_stats", "log_responsibilities", "stats_from_resp", "weighted_log_prob"]
 
@@ -26,7 +26,7 @@ def weighted_log_prob(X: np.ndarray, params: Params, cov: Covariance) -> np.ndar
     dtype = X.dtype
     means = params.means.astype(dtype, copy=False)
     prec_chol = params.precisions_cholesky.astype(dtype, copy=False)
-    log_prob = cov.log_prob(X, means, prec_chol)
+    log_prob = cov.form.log_prob(X, means, prec_chol)
     with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, on purpose
         log_weights = np.log(params.weights).astype(dtype, copy=False)
     return log_prob + log_weights
@@ -91,8 +91,8 @@ def stats_from_resp(
     safe = np.where(mass > 0, mass, 1.0)
     offset = np.where(mass[:, None] > 0, offset_sum / safe[:, None], 0.0)
     # float64 weights make the sum over rows accumulate in float64 for float32 X too.
-    scatter = np.asarray(cov.scatter_about(X, rw64, centres), dtype=np.float64)
-    scatter = scatter - scatter_correction(cov.name, mass, offset)
+    scatter = np.asarray(cov.form.scatter_about(X, rw64, centres), dtype=np.float64)
+    scatter = scatter - cov.form.correction(mass, offset)
     means = np.where(mass[:, None] > 0, centres + offset, 0.0)
     total = float(rw64.sum()) if total_weight is None else float(total_weight)
     return Stats(total, float(log_likelihood), mass, means, scatter)

@@ -31,8 +31,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .covariance import Covariance, IllConditionedError, Params
-from .stats import Stats, merge_all, scatter_correction
+from .covariance import Covariance, DensityForm, IllConditionedError, Params
+from .stats import Stats, merge_all
 
 __all__ = ["MissingRows", "PatternGroups", "check_missing", "group_patterns", "impute"]
 
@@ -174,9 +174,16 @@ def _squared_norms(z: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray
 
 
 def _block_dense(
-    X: np.ndarray, group: np.ndarray, masks: np.ndarray, params: Params, tied: bool
+    X: np.ndarray,
+    group: np.ndarray,
+    masks: np.ndarray,
+    params: Params,
+    covariances: np.ndarray,
+    shared: bool,
 ) -> _Block:
-    """Full or tied covariance; row i observes ``masks[group[i]]``.
+    """Covariance matrices ``covariances`` (K, d, d); row i observes ``masks[group[i]]``.
+
+    With ``shared`` (one covariance for every component) each pattern is factored once.
 
     Each pattern's Σ_oo = L Lᵀ is factored by a batched Cholesky of Σ with its
     missing rows and columns replaced by the identity's (same factor on the observed
@@ -200,8 +207,8 @@ def _block_dense(
     factor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     for k in range(K):
         mu = params.means[k]
-        if factor is None or not tied:
-            sigma = params.covariances if tied else params.covariances[k]
+        if factor is None or not shared:
+            sigma = covariances[k]
             chol = _cholesky_observed(sigma, both_obs, eye * mis[:, None, :])
             chol_inv = np.linalg.inv(chol)  # (G, d, d), lower triangular
             log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
@@ -229,13 +236,11 @@ def _block_dense(
 
 
 def _block_diagonal(
-    X: np.ndarray, observed: np.ndarray, params: Params, spherical: bool
+    X: np.ndarray, observed: np.ndarray, params: Params, var: np.ndarray
 ) -> _Block:
-    """Diag or spherical covariance; ``observed`` (n, d) may differ row by row."""
+    """Diagonal covariances, variances ``var`` (K, d); ``observed`` (n, d) may differ by row."""
     n, d = X.shape
     K = params.means.shape[0]
-    var = params.covariances
-    var = np.repeat(var[:, None], d, axis=1) if spherical else var  # (K, d)
     x0 = np.where(observed, X, 0.0)
     obs = observed.astype(np.float64)
     wlp = np.empty((n, K))
@@ -253,7 +258,7 @@ def _block_diagonal(
 
 
 def _block_stats(
-    block: _Block, weights: np.ndarray | None, kind: str, centres: np.ndarray
+    block: _Block, weights: np.ndarray | None, form: DensityForm, centres: np.ndarray
 ) -> Stats:
     """Expected sufficient statistics of a block, taken about ``centres`` then moved."""
     rw = np.exp(block.log_resp)
@@ -269,13 +274,9 @@ def _block_stats(
         scatter = np.einsum("gk,kgij->kij", pattern_mass, block.cond)
         for k in range(rw.shape[1]):
             scatter[k] += (rw[:, k, None] * D[k]).T @ D[k]
-        if kind == "tied":
-            scatter = scatter.sum(axis=0)
     else:
         scatter = np.einsum("nk,knd->kd", rw, D * D + block.cond)
-        if kind == "spherical":
-            scatter = scatter.sum(axis=1)
-    scatter = scatter - scatter_correction(kind, mass, offset)
+    scatter = form.reduce_scatter(scatter) - form.correction(mass, offset)
     means = np.where(mass[:, None] > 0, centres + offset, 0.0)
     if weights is None:
         total, ll = float(rw.shape[0]), float(block.log_norm.sum())
@@ -349,17 +350,21 @@ class MissingRows:
         n_inc, d = self._X_inc.shape
         K = params.means.shape[0]
         step = int(np.clip(_BLOCK_BYTES // (8 * d * (d + 2 * K)), 16, 4096))
+        form = cov.form
+        if form.diagonal:
+            variances = form.variances(params.covariances, d)
+        else:
+            dense = form.dense(params.covariances, K, d)
         for start in range(0, n_inc, step):
             rows = slice(start, min(start + step, n_inc))
             X = self._X_inc[rows]
-            if cov.name in ("full", "tied"):
+            if form.diagonal:
+                yield rows, _block_diagonal(X, self._obs_inc[rows], params, variances)
+            else:
                 group = self._group_inc[rows]  # sorted: the block's patterns are contiguous
                 masks = self.groups.observed[group[0] : group[-1] + 1]
-                tied = cov.name == "tied"
-                yield rows, _block_dense(X, group - group[0], masks, params, tied)
-            else:
-                spherical = cov.name == "spherical"
-                yield rows, _block_diagonal(X, self._obs_inc[rows], params, spherical)
+                shared = not form.per_component
+                yield rows, _block_dense(X, group - group[0], masks, params, dense, shared)
 
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged statistics: ordinary ones of complete rows, expected ones of the rest.
@@ -371,11 +376,11 @@ class MissingRows:
         parts = [] if self.complete is None else [self.complete.expectation(params, cov)]
         for rows, block in self._blocks(params, cov):
             w = None if self._w_inc is None else self._w_inc[rows]
-            parts.append(_block_stats(block, w, cov.name, params.means))
+            parts.append(_block_stats(block, w, cov.form, params.means))
         if not parts:
-            zero = np.zeros(cov.shape(K, d))
+            zero = np.zeros(cov.form.shape(K, d))
             parts.append(Stats(0.0, 0.0, np.zeros(K), np.zeros((K, d)), zero))
-        stats = merge_all(parts, cov.name)
+        stats = merge_all(parts, cov.form)
         empty = self.empty_index
         empty_weight = empty.size if self._weights is None else self._weights[empty].sum()
         return stats._replace(total_weight=stats.total_weight + float(empty_weight))
@@ -495,11 +500,12 @@ def _block_empty(n: int, params: Params, cov: Covariance) -> _Block:
     K, d = params.means.shape
     log_norm, log_resp = _normalise(np.broadcast_to(_log_weights(params.weights), (n, K)))
     xhat = np.broadcast_to(params.means[:, None, :], (K, n, d)).copy()
-    if cov.name in ("full", "tied"):
-        cond = np.broadcast_to(params.covariances, (K, d, d))[:, None].copy()
+    form = cov.form
+    if not form.diagonal:
+        cond = form.dense(params.covariances, K, d)[:, None]
         return _Block(log_norm, log_resp, xhat, cond, np.zeros(n, dtype=np.intp))
-    var = params.covariances if cov.name == "diag" else params.covariances[:, None]
-    cond = np.broadcast_to(np.broadcast_to(var, (K, d))[:, None, :], (K, n, d)).copy()
+    var = form.variances(params.covariances, d)
+    cond = np.broadcast_to(var[:, None, :], (K, n, d)).copy()
     return _Block(log_norm, log_resp, xhat, cond, None)
 
 

@@ -22,7 +22,12 @@ the interpolation of the raw moments Σ r, Σ r x, Σ r x xᵀ.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .stats import Stats, merge
+
+if TYPE_CHECKING:
+    from .covariance import DensityForm
 
 __all__ = ["scaled", "step_size", "stepwise_update"]
 
@@ -44,7 +49,7 @@ def scaled(stats: Stats, factor: float) -> Stats:
     )
 
 
-def stepwise_update(running: Stats | None, batch: Stats, step: float, kind: str) -> Stats:
+def stepwise_update(running: Stats | None, batch: Stats, step: float, form: DensityForm) -> Stats:
     """Move the running per-row statistics a ``step`` towards a batch's.
 
     Parameters
@@ -56,7 +61,8 @@ def stepwise_update(running: Stats | None, batch: Stats, step: float, kind: str)
         The new batch's statistics under the current parameters.
     step : float
         η_t in [0, 1].
-    kind : {'full', 'tied', 'diag', 'spherical'}
+    form : DensityForm
+        The covariance model's density form.
 
     Returns
     -------
@@ -66,4 +72,4 @@ def stepwise_update(running: Stats | None, batch: Stats, step: float, kind: str)
     per_row = scaled(batch, 1.0 / batch.total_weight)
     if running is None:
         return per_row
-    return merge(scaled(running, 1.0 - step), scaled(per_row, step), kind)
+    return merge(scaled(running, 1.0 - step), scaled(per_row, step), form)

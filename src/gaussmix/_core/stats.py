@@ -11,23 +11,28 @@ Chan et al.'s pairwise update, so any split of the rows into blocks gives the sa
 result. Keeping the scatter *centred* (instead of Σ r x x^T − N m m^T) keeps float32
 data and far-apart clusters accurate.
 
-The scatter's shape depends on the covariance type (see :mod:`.covariance`):
-full ``(K, d, d)``, tied ``(d, d)`` (summed over components), diag ``(K, d)`` and
-spherical ``(K,)`` (the trace of each component's scatter).
+The scatter's shape is set by the covariance model's density form (see
+:mod:`.covariance.forms`): full ``(K, d, d)``, shared ``(d, d)`` (summed over
+components), diagonal ``(K, d)`` and spherical ``(K,)`` (the trace of each
+component's scatter).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:
+    from .covariance.forms import DensityForm
 
-__all__ = ["Stats", "merge", "merge_all", "scatter_correction"]
+__all__ = ["Stats", "merge", "merge_all", "pooled"]
 
 
 class Stats(NamedTuple):
     """Additive sufficient statistics of a block of rows (all float64).
+
+    Statistics computed by a backend on a device may hold the same values as
+    tensors there (``total_weight`` and ``log_likelihood`` then 0-d).
 
     Attributes
     ----------
@@ -40,54 +45,36 @@ class Stats(NamedTuple):
     means : ndarray of shape (K, d)
         m_k, the responsibility-weighted mean per component (0 where N_k = 0).
     scatter : ndarray
-        Centred scatter; shape set by the covariance type (see module docstring).
+        Centred scatter; shape set by the density form (see module docstring).
     """
 
-    total_weight: float
-    log_likelihood: float
-    mass: np.ndarray
-    means: np.ndarray
-    scatter: np.ndarray
+    total_weight: Any  # float (or a 0-d tensor)
+    log_likelihood: Any  # float (or a 0-d tensor)
+    mass: Any  # ndarray (or tensor)
+    means: Any
+    scatter: Any
 
 
-def scatter_correction(kind: str, coef: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """Scatter added when moving per-component centres, in the shape of ``kind``.
-
-    Returns Σ-form of ``coef_k · δ_k δ_k^T`` reduced as the covariance type keeps it.
-
-    Parameters
-    ----------
-    kind : {'full', 'tied', 'diag', 'spherical'}
-    coef : ndarray of shape (K,)
-    delta : ndarray of shape (K, d)
-    """
-    if kind == "full":
-        return np.einsum("k,ki,kj->kij", coef, delta, delta)
-    if kind == "tied":
-        return (delta * coef[:, None]).T @ delta
-    if kind == "diag":
-        return coef[:, None] * delta**2
-    return coef * np.einsum("ki,ki->k", delta, delta)
-
-
-def merge(a: Stats, b: Stats, kind: str) -> Stats:
+def merge(a: Stats, b: Stats, form: DensityForm) -> Stats:
     """Merge the statistics of two disjoint blocks exactly (Chan et al.).
+
+    Written with array operators only, so it merges NumPy statistics and statistics
+    held as torch tensors (on any device) alike.
 
     Parameters
     ----------
     a, b : Stats
         Statistics of two blocks under the same parameters.
-    kind : {'full', 'tied', 'diag', 'spherical'}
-        Covariance type, which fixes the scatter's shape.
+    form : DensityForm
+        The covariance model's density form, which fixes the scatter's shape.
     """
     mass = a.mass + b.mass
-    # Components with no mass in either block keep mean 0 and add no correction.
-    safe = np.where(mass > 0, mass, 1.0)
-    frac_b = np.where(mass > 0, b.mass / safe, 0.0)
+    # Components with no mass in either block keep mean 0 and add no correction
+    # (their b.mass is 0, so the zero division is avoided by adding 1 there only).
+    frac_b = b.mass / (mass + (mass <= 0))
     delta = b.means - a.means
     means = a.means + frac_b[:, None] * delta
-    coef = a.mass * frac_b
-    scatter = a.scatter + b.scatter + scatter_correction(kind, coef, delta)
+    scatter = a.scatter + b.scatter + form.correction(a.mass * frac_b, delta)
     return Stats(
         a.total_weight + b.total_weight,
         a.log_likelihood + b.log_likelihood,
@@ -101,27 +88,43 @@ _S = TypeVar("_S")
 
 
 def merge_all(
-    parts: Iterable[_S], kind: str, merge_pair: Callable[[_S, _S, str], _S] | None = None
+    parts: Iterable[_S],
+    form: DensityForm,
+    merge_pair: Callable[[_S, _S, DensityForm], _S] | None = None,
 ) -> _S:
     """Merge any number of block statistics by a balanced pairwise tree.
 
     A tree (rather than a running sum) keeps rounding error growing with
     log(number of blocks) and lets callers pass statistics in any grouping.
-    ``merge_pair`` (default :func:`merge`) lets a backend merge its own
-    statistics type, for example tensors kept on a GPU.
+    ``merge_pair`` (default :func:`merge`) lets a caller merge another type in the
+    same tree (for example the raw sums of a backend's chunks).
 
     Raises
     ------
     ValueError
         If ``parts`` is empty.
     """
-    pair: Callable[[Any, Any, str], Any] = merge if merge_pair is None else merge_pair
+    pair: Callable[[Any, Any, DensityForm], Any] = merge if merge_pair is None else merge_pair
     level = list(parts)
     if not level:
         raise ValueError("cannot merge an empty collection of statistics")
     while len(level) > 1:
-        paired = [pair(level[i], level[i + 1], kind) for i in range(0, len(level) - 1, 2)]
+        paired = [pair(level[i], level[i + 1], form) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
     return level[0]
+
+
+def pooled(stats: Stats, form: DensityForm) -> Stats:
+    """The statistics of all components taken together: one component's (K = 1).
+
+    Its mean is the data's (weighted) mean and its scatter the data's total scatter,
+    in ``form``'s shape for one component, so a model's M-step turns it into the
+    data's overall covariance.
+    """
+    total = stats.mass.sum()
+    mean = (stats.mass @ stats.means / total)[None]
+    between = form.correction(stats.mass, stats.means - mean)
+    scatter = form.reduce_components(stats.scatter + between)
+    return Stats(stats.total_weight, stats.log_likelihood, total[None], mean, scatter)

@@ -172,7 +172,7 @@ def make_plan(params: Params, cov: Covariance, dtype: np.dtype) -> Plan:
     # (BLAS may multiply an infinite coefficient by a padding zero).
     dead = np.flatnonzero(weights <= 0)
     safe_weights = np.where(weights > 0, weights, 1.0)
-    bias = np.log(safe_weights) + cov.log_det_cholesky(prec, d) - 0.5 * d * _LOG_2PI
+    bias = np.log(safe_weights) + cov.form.log_det(prec, d) - 0.5 * d * _LOG_2PI
     centre = weights @ means
     delta = means - centre
     near = _centre_distance(kind, delta, prec) <= _NEAR

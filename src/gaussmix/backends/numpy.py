@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .._core.covariance import Covariance, Params
+from .._core.covariance import Covariance, DensityForm, Params
 from .._core.estep import stats_from_resp
 from .._core.init import initial_assignment
 from .._core.stats import Stats, merge_all
@@ -89,7 +89,11 @@ def _map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Itera
 
 
 def label_stats(
-    X: np.ndarray, weights: np.ndarray | None, labels: np.ndarray, kind: str, n_components: int
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    labels: np.ndarray,
+    form: DensityForm,
+    n_components: int,
 ) -> Stats:
     """Exact statistics of hard labels, one component's rows at a time (two-pass centring).
 
@@ -99,17 +103,14 @@ def label_stats(
     weights : ndarray of shape (n,) or None
     labels : ndarray of shape (n,), int
         Component of each row; -1 for a row that belongs to none.
-    kind : {'full', 'tied', 'diag', 'spherical'}
+    form : DensityForm
+        The covariance model's density form (the scatter's shape).
     n_components : int
     """
     d = X.shape[1]
     mass = np.zeros(n_components)
     means = np.zeros((n_components, d))
-    scatter = np.zeros(
-        {"full": (n_components, d, d), "tied": (d, d), "diag": (n_components, d)}.get(
-            kind, (n_components,)
-        )
-    )
+    second = np.zeros((n_components, d) if form.diagonal else (n_components, d, d))
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(n_components + 1))
     for k in range(n_components):
@@ -123,18 +124,9 @@ def label_stats(
             continue
         means[k] = wk @ Xk / mass[k]
         Z = Xk - means[k]
-        if kind in ("full", "tied"):
-            S = (Z.T * wk) @ Z
-            if kind == "full":
-                scatter[k] = S
-            else:
-                scatter += S
-        elif kind == "diag":
-            scatter[k] = wk @ (Z * Z)
-        else:
-            scatter[k] = wk @ np.einsum("ij,ij->i", Z, Z)
+        second[k] = wk @ (Z * Z) if form.diagonal else (Z.T * wk) @ Z
     total = float(X.shape[0] if weights is None else weights.sum())
-    return Stats(total, 0.0, mass, means, scatter)
+    return Stats(total, 0.0, mass, means, form.reduce_scatter(second))
 
 
 class NumpyRows:
@@ -209,14 +201,14 @@ class NumpyRows:
                     rows = slice(start, start + _LABEL_CHUNK_ROWS)
                     w = None if self.weights is None else self.weights[rows]
                     labels = assignment[rows]
-                    parts.append(label_stats(self.X[rows], w, labels, cov.name, n_components))
-            return merge_all(parts, cov.name)
+                    parts.append(label_stats(self.X[rows], w, labels, cov.form, n_components))
+            return merge_all(parts, cov.form)
         for rows, X, w in self.chunks(n_components):
             resp = assignment[rows]
             rw = resp if w is None else resp * w[:, None]
             total = float(X.shape[0] if w is None else w.sum())
             parts.append(stats_from_resp(X, rw, cov, total_weight=total))
-        return merge_all(parts, cov.name)
+        return merge_all(parts, cov.form)
 
     def map_log_resp(
         self,

@@ -74,7 +74,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .._core.covariance import Covariance, Params
+from .._core.covariance import Covariance, DensityForm, Params
 from .._core.init import INIT_METHODS
 from .._core.stats import Stats, merge_all
 from .._validation import check_finite, check_sample_weight
@@ -472,40 +472,7 @@ def _make_plan(params: Params, kind: str, dtype: torch.dtype, device: torch.devi
 
 
 # -- statistics on the device --------------------------------------------------------
-class _DevStats(NamedTuple):
-    """Stats as float64 device tensors, means relative to a shift."""
-
-    total: torch.Tensor
-    log_likelihood: torch.Tensor
-    mass: torch.Tensor
-    means: torch.Tensor
-    scatter: torch.Tensor
-
-
-def _correction(kind: str, coef: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-    """Torch twin of :func:`gaussmix._core.stats.scatter_correction`."""
-    if kind == "full":
-        return coef[:, None, None] * delta[:, :, None] * delta[:, None, :]
-    if kind == "tied":
-        return (delta * coef[:, None]).T @ delta
-    if kind == "diag":
-        return coef[:, None] * delta * delta
-    return coef * (delta * delta).sum(1)
-
-
-def _merge(a: _DevStats, b: _DevStats, kind: str) -> _DevStats:
-    """Chan et al.'s exact merge (torch twin of :func:`gaussmix._core.stats.merge`)."""
-    mass = a.mass + b.mass
-    positive = mass > 0
-    safe = torch.where(positive, mass, torch.ones_like(mass))
-    frac_b = torch.where(positive, b.mass / safe, torch.zeros_like(mass))
-    delta = b.means - a.means
-    means = a.means + frac_b[:, None] * delta
-    scatter = a.scatter + b.scatter + _correction(kind, a.mass * frac_b, delta)
-    return _DevStats(a.total + b.total, a.log_likelihood + b.log_likelihood, mass, means, scatter)
-
-
-def _stats_about_own_means(Xc64: torch.Tensor, rw: torch.Tensor, kind: str) -> _DevStats:
+def _stats_about_own_means(Xc64: torch.Tensor, rw: torch.Tensor, kind: str) -> Stats:
     """Float64 statistics of rows ``Xc64`` (r, d) with weighted responsibilities (K, r)."""
     mass = rw.sum(1)
     positive = mass > 0
@@ -522,7 +489,7 @@ def _stats_about_own_means(Xc64: torch.Tensor, rw: torch.Tensor, kind: str) -> _
     else:
         scatter = (rw * (D * D).sum(2)).sum(1)
     zero = torch.zeros((), dtype=_F64, device=Xc64.device)
-    return _DevStats(zero, zero, mass, means, scatter)
+    return Stats(zero, zero, mass, means, scatter)
 
 
 def _splits(r: int, K: int) -> int:
@@ -732,13 +699,13 @@ class TorchRows:
         else:
             acc += (rw * work).sum(1, dtype=_F64)
 
-    def _to_host(self, stats: _DevStats, shift64: torch.Tensor) -> Stats:
+    def _to_host(self, stats: Stats, shift64: torch.Tensor) -> Stats:
         """Move device statistics (means relative to ``shift64``) to the host: one copy."""
         K, d = stats.means.shape
         means = torch.where(stats.mass[:, None] > 0, stats.means + shift64, 0.0)
         packed = torch.cat(
             [
-                stats.total.reshape(1),
+                stats.total_weight.reshape(1),
                 stats.log_likelihood.reshape(1),
                 stats.mass,
                 means.reshape(-1),
@@ -789,8 +756,8 @@ class TorchRows:
         elif kind == "diag":
             assert plan.back is not None
             scatter = scatter / plan.back
-        scatter = scatter - _correction(kind, mass, offset)
-        stats = _DevStats(self._total(), ll, mass, plan.centres64 + offset, scatter)
+        scatter = scatter - cov.form.correction(mass, offset)
+        stats = Stats(self._total(), ll, mass, plan.centres64 + offset, scatter)
         return self._to_host(stats, plan.shift64)
 
     def map_log_resp(
@@ -835,9 +802,9 @@ class TorchRows:
         The draws come from ``rng`` exactly as the NumPy backend makes them (see the
         module docstring for how far the starts agree).
         """
-        K, kind = n_components, cov.name
+        K, kind, form = n_components, cov.name, cov.form
         if method == "random":
-            return self._soft_stats(kind, K, self._random_resp(K, rng))
+            return self._soft_stats(kind, form, K, self._random_resp(K, rng))
         if method == "kmeans":
             labels = self._kmeans_labels(K, rng)
 
@@ -846,7 +813,7 @@ class TorchRows:
                 ks = torch.arange(K, device=self.device)
                 return (lab.unsqueeze(0) == ks.unsqueeze(1)).to(_F64)
 
-            return self._soft_stats(kind, K, one_hot)
+            return self._soft_stats(kind, form, K, one_hot)
         if method == "random_from_data":
             n = self.n_rows
             p = None
@@ -874,7 +841,11 @@ class TorchRows:
         return block
 
     def _soft_stats(
-        self, kind: str, K: int, resp_block: Callable[[int, int], torch.Tensor]
+        self,
+        kind: str,
+        form: DensityForm,
+        K: int,
+        resp_block: Callable[[int, int], torch.Tensor],
     ) -> Stats:
         """Statistics of responsibilities given block by block as (K, r) float64."""
         shift64 = self._mean()
@@ -885,8 +856,8 @@ class TorchRows:
                 rw = rw * self.weights[start:stop]
             Xc64 = self.X[start:stop].to(_F64) - shift64
             parts.append(_stats_about_own_means(Xc64, rw, kind))
-        merged = merge_all(parts, kind, _merge)
-        return self._to_host(merged._replace(total=self._total()), shift64)
+        merged = merge_all(parts, form)
+        return self._to_host(merged._replace(total_weight=self._total()), shift64)
 
     def _seed_stats(self, kind: str, K: int, seeds: np.ndarray) -> Stats:
         """Statistics of one row per component (a row chosen twice goes to the last)."""
@@ -898,7 +869,7 @@ class TorchRows:
         shift64 = self._mean()
         Xc64 = self.X[index].to(_F64) - shift64
         stats = _stats_about_own_means(Xc64, torch.diag(w), kind)
-        return self._to_host(stats._replace(total=self._total()), shift64)
+        return self._to_host(stats._replace(total_weight=self._total()), shift64)
 
     def _rows64(self, start: int, stop: int, shift: torch.Tensor | None) -> torch.Tensor:
         rows = self.X[start:stop]

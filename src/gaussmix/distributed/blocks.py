@@ -4,7 +4,7 @@ A Dask array (blocks on workers) and a file read chunk by chunk (:func:`gaussmix
 share everything but *how* a function reaches the blocks. :class:`BlockRows`
 implements the ``Rows`` protocol on top of two primitives a subclass provides:
 
-- ``_map_merge(func, kind, *shared)``: ``func(block, rows, *shared) -> Stats`` on
+- ``_map_merge(func, form, *shared)``: ``func(block, rows, *shared) -> Stats`` on
   every block (``block`` a :class:`~gaussmix.backends.numpy.NumpyRows`, ``rows``
   its global slice), merged into one ``Stats`` by the core's exact ``merge``;
 - ``_take(index)``: the rows (and weights) at sorted global positions.
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.covariance import Covariance, Params
+from .._core.covariance import Covariance, DensityForm, Params
 from .._core.init import initial_assignment
 from .._core.stats import Stats
 from ..backends.numpy import NumpyRows
@@ -83,7 +83,7 @@ class BlockRows:
     n_features: int
     total_weight: float
 
-    def _map_merge(self, func: BlockFunc, kind: str, *shared: Any) -> Stats:
+    def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
         raise NotImplementedError
 
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -99,7 +99,7 @@ class BlockRows:
 
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged E-step statistics of all rows: one pass over the blocks."""
-        return self._map_merge(_expectation, cov.name, params, cov)
+        return self._map_merge(_expectation, cov.form, params, cov)
 
     def initial_stats(
         self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
@@ -111,7 +111,7 @@ class BlockRows:
             return NumpyRows(X, w).initial_stats(K, method, rng, cov)
         if method == "random":
             seed = int(rng.randint(np.iinfo(np.int32).max))
-            return self._map_merge(_random_stats, cov.name, seed, K, cov)
+            return self._map_merge(_random_stats, cov.form, seed, K, cov)
         # With replacement, then deduplicated: cheap for any n (n >> sample size here).
         index = np.unique(rng.randint(0, self.n_rows, size=INIT_SAMPLE_ROWS))
         sample = NumpyRows(*self._take(index))
@@ -119,7 +119,7 @@ class BlockRows:
             initial_assignment(sample.X, sample.weights, K, method, rng), cov, K
         )
         if method == "kmeans":
-            return self._map_merge(_nearest_centre_stats, cov.name, stats.means, cov)
+            return self._map_merge(_nearest_centre_stats, cov.form, stats.means, cov)
         # One seed row per component; the weights come out as the NumPy backend's.
         return stats._replace(total_weight=self.total_weight)
 

@@ -26,7 +26,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._core.covariance import Covariance, Params
+from .._core.covariance import Covariance, DensityForm, Params
 from .._core.estep import log_responsibilities
 from .._core.stats import Stats, merge_all
 from .._validation import check_sample_weight
@@ -120,13 +120,13 @@ class DaskRows(BlockRows):
             if size > 0
         ]
 
-    def _map_merge(self, func: BlockFunc, kind: str, *shared: Any) -> Stats:
+    def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
         shared_task = dask.delayed(shared, traverse=False)  # sent once, not once per block
         parts = [
             dask.delayed(_block_stats)(x, w, rows, func, shared_task)
             for x, w, rows in self._blocks
         ]
-        (stats,) = dask.compute(_merge_tree(parts, kind))
+        (stats,) = dask.compute(_merge_tree(parts, form))
         return stats
 
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -188,12 +188,12 @@ def _check_weights(w: da.Array) -> float:
     return float(total)
 
 
-def _merge_tree(parts: Sequence[Any], kind: str) -> Any:
+def _merge_tree(parts: Sequence[Any], form: DensityForm) -> Any:
     """Delayed statistics merged by a tree of fan-in ``_SPLIT_EVERY``."""
     level = list(parts)
     while len(level) > 1:
         level = [
-            dask.delayed(merge_all)(level[i : i + _SPLIT_EVERY], kind)
+            dask.delayed(merge_all)(level[i : i + _SPLIT_EVERY], form)
             for i in range(0, len(level), _SPLIT_EVERY)
         ]
     return level[0]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.covariance import Covariance, Params
+from .._core.covariance import Covariance, DensityForm, Params
 from .._core.stats import Stats, merge_all
 from .._validation import check_sample_weight
 from ..backends.numpy import NumpyRows
@@ -44,8 +44,8 @@ class ScanRows(BlockRows):
                 check_block_finite(X, rows)
                 yield NumpyRows(X, None if self.weights is None else self.weights[rows]), rows
 
-    def _map_merge(self, func: BlockFunc, kind: str, *shared: Any) -> Stats:
-        return merge_all((func(block, rows, *shared) for block, rows in self._blocks()), kind)
+    def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
+        return merge_all((func(block, rows, *shared) for block, rows in self._blocks()), form)
 
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         # Only the picked rows are checked (and, for .npy, read from disk).

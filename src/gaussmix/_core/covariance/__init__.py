@@ -1,0 +1,61 @@
+"""The model registry: every fact about a covariance model, in one place.
+
+A *covariance model* (:mod:`.models`) is the constraint the components'
+covariances obey (scikit-learn's 'full', 'tied', 'diag' and 'spherical'): its
+M-step, its number of free parameters and the check of its constraint. Each
+model has a *density form* (:mod:`.forms`: 'spherical', 'diagonal', 'full' or
+'shared'), which owns how the covariances are stored, factored, merged and used
+in densities. Backends key their E-step kernels by the form's name, so adding a
+model of an existing form touches only this package, and no code outside it
+looks at a model's name.
+"""
+
+from __future__ import annotations
+
+from .forms import FORMS, DensityForm, IllConditionedError
+from .models import Covariance, DiagModel, FullModel, SphericalModel, TiedModel
+from .params import Params, params_problem
+
+__all__ = [
+    "COVARIANCE_TYPES",
+    "FORMS",
+    "Covariance",
+    "DensityForm",
+    "IllConditionedError",
+    "Params",
+    "covariance_names",
+    "get_covariance",
+    "params_problem",
+]
+
+COVARIANCE_TYPES: dict[str, Covariance] = {
+    m.name: m for m in (FullModel(), TiedModel(), DiagModel(), SphericalModel())
+}
+"""The models by their canonical names, in the order they are listed to users."""
+
+_BY_NAME: dict[str, Covariance] = {
+    name: model for model in COVARIANCE_TYPES.values() for name in (model.name, *model.aliases)
+}
+
+
+def covariance_names() -> tuple[str, ...]:
+    """Every name ``covariance_type`` accepts: the canonical names, then the aliases."""
+    aliases = [a for m in COVARIANCE_TYPES.values() for a in m.aliases]
+    return (*COVARIANCE_TYPES, *aliases)
+
+
+def get_covariance(name: str) -> Covariance:
+    """The covariance model called ``name`` (a canonical name or an alias).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a model's name; the message lists the valid ones.
+    """
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(n) for n in covariance_names())
+        raise ValueError(
+            f"Invalid value for 'covariance_type': {name!r}. Choose one of {valid}."
+        ) from None
