@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._core import criteria
 from ._core.covariance import (
     Covariance,
     IllConditionedError,
@@ -674,13 +675,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
         log_norm = self.score_samples(X)
-        n = log_norm.shape[0]
-        return float(-2 * _sum64(log_norm) + self._n_parameters() * np.log(n))
+        return criteria.bic(_sum64(log_norm), self._n_parameters(), log_norm.shape[0])
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X (lower is better)."""
-        log_norm = self.score_samples(X)
-        return float(-2 * _sum64(log_norm) + 2 * self._n_parameters())
+        return criteria.aic(_sum64(self.score_samples(X)), self._n_parameters())
 
 
 def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:

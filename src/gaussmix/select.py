@@ -1,19 +1,8 @@
 """Model selection: fit every (K, covariance type) candidate and rank them.
 
 ``gaussmix.select`` fits one :class:`~gaussmix.GaussianMixture` per number of
-components and covariance type, in parallel, and scores each with three
-information criteria. **Lower is better for all three** (scikit-learn's sign
-convention; R's mclust reports the same quantities negated, higher is better):
-
-- ``bic = -2 log L + p log n``
-- ``aic = -2 log L + 2 p``
-- ``icl = bic + 2 H``, where ``H = -Σ_i Σ_k r_ik log r_ik ≥ 0`` is the entropy
-  of the responsibilities: ICL (Biernacki, Celeux & Govaert, 2000; mclust's
-  ``icl``) adds a penalty for overlapping components, so it prefers
-  well-separated clusters.
-
-Here ``log L`` is the total log-likelihood of the data, ``p`` the number of free
-parameters and ``n`` the number of rows.
+components and covariance type, in parallel, and scores each with BIC, AIC and
+ICL (see :mod:`gaussmix._core.criteria`; **lower is better for all three**).
 """
 
 from __future__ import annotations
@@ -25,17 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
 from ._core.covariance import covariance_names
+from ._core.criteria import CRITERIA, criteria, entropy
 from ._estimator import GaussianMixture
 from ._validation import check_choice, check_finite
 
 __all__ = ["CRITERIA", "SelectionResult", "select"]
 
-CRITERIA = ("bic", "aic", "icl")
 COLUMNS = (
     "n_components",
     "covariance_type",
@@ -287,14 +275,11 @@ def _fit_candidate(
     n = log_norm.shape[0]
     log_likelihood = float(np.sum(log_norm, dtype=np.float64))
     p = model._n_parameters()
-    bic = -2.0 * log_likelihood + p * np.log(n)
-    entropy = -float(np.sum(xlogy(resp, resp), dtype=np.float64))
+    scores = criteria(log_likelihood, p, n, entropy(resp))
     record.update(
         log_likelihood=log_likelihood,
         n_parameters=p,
-        bic=float(bic),
-        aic=float(-2.0 * log_likelihood + 2.0 * p),
-        icl=float(bic + 2.0 * entropy),
+        **scores._asdict(),
         converged=bool(model.converged_),
         n_iter=int(model.n_iter_),
         _n_samples=n,
