@@ -30,23 +30,33 @@ consistent with the covariance type, K and d, the digest, finite values,
 symmetric positive-definite covariances, precision Cholesky factors consistent
 with them, and weights that are non-negative and sum to 1. Any failure raises
 :class:`ModelFileError` (a :class:`ValueError`) with one message that says what
-is wrong. Saving writes to a temporary file in the same directory and renames it
-over the target, so an interrupted save never leaves a half-written file.
+is wrong. Only a regular file is opened (never blocking: a FIFO is refused), and
+a file that is recognisably something else (CSV text, ``.npy``, Parquet) says so.
+
+Saving writes to a temporary file in the same directory and renames it over the
+target, so an interrupted save never leaves a half-written file, and it first
+reads the bytes back through the loader's checks: a file that would not load
+(a model whose ``n_components`` was changed by ``set_params`` after its fit, for
+example) is refused with a ``ValueError`` before anything is written.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 import json
 import math
 import numbers
 import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._core.covariance import Params, covariance_names, get_covariance, params_problem
+from ._files import open_regular
 from ._outputs import atomic_write
 from ._version import __version__
 
@@ -82,10 +92,27 @@ _META_KEYS = {
 }
 _FIT_KEYS = {"converged", "n_iter", "lower_bound", "lower_bounds"}
 _OPTIONAL_FIT_KEYS = {"n_reseeds"}
+_MAX_PARAM_INT = 2**63  # a constructor parameter beyond it is no count or seed of a real fit
+_SAVED_DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?|auto")
+"""The devices a model can have been fitted on (whether one exists here is checked on use)."""
+_DATA_FILES = (  # how other files begin, to say what a file given as a model is
+    (b"\x93NUMPY", "a NumPy .npy data file"),
+    (b"PAR1", "a Parquet data file"),
+    (b"\x1f\x8b", "a gzip-compressed file (data, such as a .csv.gz?)"),
+    (b"PK\x03\x04", "a zip archive (such as an .npz data file)"),
+    (codecs.BOM_UTF8, "a data file (CSV/text)"),
+    (codecs.BOM_UTF16_LE, "a data file (CSV/text)"),
+    (codecs.BOM_UTF16_BE, "a data file (CSV/text)"),
+)
+_TEXT_BYTES = frozenset(b"\t\n\r") | frozenset(range(0x20, 0x7F))
 
 
 class ModelFileError(ValueError):
     """A model file is corrupt, truncated, tampered with, incomplete or of an unknown format."""
+
+
+class _OtherFile(ModelFileError):
+    """The file is recognisably something else (its message says what)."""
 
 
 # -- writing ---------------------------------------------------------------------
@@ -149,29 +176,8 @@ def _serialize(
     return len(text).to_bytes(8, "little") + text + b"".join(blobs)
 
 
-def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
-    """Write a fitted model to ``path`` (see the module docstring for the format).
-
-    Parameters
-    ----------
-    model : GaussianMixture
-        A fitted model.
-    path : path-like
-        Destination; replaced atomically if it exists. ``.gmm`` is a good suffix.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    sklearn.exceptions.NotFittedError
-        If the model is not fitted.
-    """
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(model)
+def _contents(model: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metadata document and the arrays a model file of ``model`` holds."""
     tensors = {name: _numpy(getattr(model, name + "_")) for name in _ARRAYS}
     params = model.get_params(deep=False)
     for name in _INIT_ARRAYS:
@@ -198,7 +204,54 @@ def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
     }
     if hasattr(model, "n_reseeds_"):
         meta["fit"]["n_reseeds"] = int(model.n_reseeds_)
+    return meta, tensors
+
+
+def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
+    """Write a fitted model to ``path`` (see the module docstring for the format).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model.
+    path : path-like
+        Destination; replaced atomically if it exists. ``.gmm`` is a good suffix.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    ValueError
+        If the file would not load back, for example because ``set_params``
+        changed ``n_components`` or ``covariance_type`` after the fit (the fitted
+        arrays describe the old model; as in scikit-learn, only the next fit
+        reads the new value). Nothing is written then.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    fitted = np.shape(model.means_)[0]
+    if model.n_components != fitted:
+        raise ValueError(
+            f"Cannot save this model: its n_components is {model.n_components!r} but it was "
+            f"fitted with {fitted} components (set_params changed it after the fit; the "
+            f"fitted arrays are the old model's). Fit it again, or set n_components={fitted} "
+            "back, before saving."
+        )
+    meta, tensors = _contents(model)
     data = _serialize(meta, tensors)
+    try:  # the loader's own checks: a saved file always loads
+        _read(io.BytesIO(data), len(data))
+    except ModelFileError as exc:
+        raise ValueError(
+            f"Cannot save this model: the file would not load back ({exc}). If set_params "
+            "changed a parameter after the fit, fit again or set it back before saving."
+        ) from None
     with atomic_write(path, "wb") as f:
         f.write(data)
     return Path(path)
@@ -235,35 +288,51 @@ def load_with_metadata(path: str | os.PathLike[str]) -> tuple[GaussianMixture, d
     """Like :func:`load`, also returning the file's metadata (format, versions, fit summary)."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            prefix = f.read(8)
-            header_len = _check_header_length(prefix, size)
-            header_bytes = f.read(header_len)
-            header = _parse_header(header_bytes)
-            layout, data_len = _check_layout(header)
-            if 8 + header_len + data_len != size:
-                raise ModelFileError(
-                    f"the file holds {size} bytes but its header describes "
-                    f"{8 + header_len + data_len}: it is truncated or has extra bytes"
-                )
-            data = f.read(data_len)
+        f, kind = open_regular(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"No such model file: '{path}'.") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"'{path}' is a directory, not a gaussmix model file.") from None
-    except ModelFileError as exc:
-        raise ModelFileError(f"'{path}' is not a valid gaussmix model file: {exc}.") from None
+    except PermissionError:
+        raise
+    except OSError as exc:  # a symbolic-link loop, a name too long, ...
+        raise ModelFileError(f"'{path}' cannot be opened: {exc.strerror or exc}.") from None
+    if f is None:
+        raise ModelFileError(
+            f"'{path}' is {kind}, not a gaussmix model file (a regular file written by "
+            "GaussianMixture.save)."
+        )
     try:
-        return _build(header, layout, prefix + header_bytes + data)
+        with f:
+            return _read(f, os.fstat(f.fileno()).st_size)
+    except _OtherFile as exc:
+        raise ModelFileError(f"'{path}': this looks like {exc}") from None
     except ModelFileError as exc:
         raise ModelFileError(f"'{path}' is not a valid gaussmix model file: {exc}.") from None
+
+
+def _read(f: IO[bytes], size: int) -> tuple[GaussianMixture, dict[str, Any]]:
+    """The model in the ``size`` bytes of ``f``, every part checked before the next is read."""
+    prefix = f.read(8)
+    header_len = _check_header_length(prefix, size)
+    header_bytes = f.read(header_len)
+    header = _parse_header(header_bytes)
+    layout, data_len = _check_layout(header)
+    if 8 + header_len + data_len != size:
+        raise ModelFileError(
+            f"the file holds {size} bytes but its header describes "
+            f"{8 + header_len + data_len}: it is truncated or has extra bytes"
+        )
+    data = f.read(data_len)
+    return _build(header, layout, prefix + header_bytes + data)
 
 
 def _check_header_length(prefix: bytes, size: int) -> int:
+    header_len = int.from_bytes(prefix, "little")
+    if len(prefix) < 8 or header_len < 2 or header_len > MAX_HEADER_BYTES:
+        other = _other_file(prefix)
+        if other:
+            raise _OtherFile(f"{other}, not a gaussmix model file; did you swap the arguments?")
     if len(prefix) < 8:
         raise ModelFileError(f"it is only {size} bytes long (truncated or empty)")
-    header_len = int.from_bytes(prefix, "little")
     if header_len < 2 or header_len > MAX_HEADER_BYTES:
         raise ModelFileError(
             f"its header length {header_len} is outside 2..{MAX_HEADER_BYTES} bytes "
@@ -276,14 +345,33 @@ def _check_header_length(prefix: bytes, size: int) -> int:
     return header_len
 
 
+def _other_file(prefix: bytes) -> str:
+    """What kind of file begins with ``prefix`` (the first 8 bytes), if it is recognisable.
+
+    A model file begins with its header's length: little-endian, so its last
+    bytes are zeros. Eight bytes of text (or a byte-order mark) are a text file's.
+    """
+    for magic, what in _DATA_FILES:
+        if prefix.startswith(magic):
+            return what
+    if prefix and set(prefix) <= _TEXT_BYTES:
+        return "a data file (CSV/text)"
+    return ""
+
+
 def _parse_header(header_bytes: bytes) -> dict[str, Any]:
     try:
         header = json.loads(header_bytes.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ModelFileError(f"its header is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelFileError(_TOO_DEEP.format("header")) from None
     if not isinstance(header, dict):
         raise ModelFileError("its header is not a JSON object")
     return header
+
+
+_TOO_DEEP = "its {} nests JSON arrays or objects thousands deep (a model file's nest a few deep)"
 
 
 def _reject_constant(name: str) -> Any:
@@ -387,11 +475,16 @@ def _build(
     if "device" in accepted:
         if device is not None and not isinstance(device, str):
             raise ModelFileError(f"its device {device!r} is not a string")
+        if device is not None and not _SAVED_DEVICE.fullmatch(device):
+            raise ModelFileError(
+                f"its device {device[:40]!r} is not a device a model is fitted on ('cpu', "
+                "'cuda', 'cuda:N', 'mps', 'xpu' or 'auto')"
+            )
         model.set_params(device=None)
     try:
         model._check_params()
         model._check_init_arrays(cov, d)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ModelFileError(f"its constructor parameters are invalid ({exc})") from None
     if "device" in accepted:
         model.set_params(device=device)
@@ -399,7 +492,10 @@ def _build(
         raise ModelFileError("its parameters disagree with its n_components or covariance_type")
 
     fit = meta["fit"]
-    model.weights_ = tensors["weights"]
+    weights = tensors["weights"]
+    if abs(float(weights.sum()) - 1.0) > K * np.finfo(np.float64).eps:
+        weights = weights / weights.sum()  # as a fit normalises them (sample() needs it)
+    model.weights_ = weights
     model.means_ = tensors["means"]
     model.covariances_ = tensors["covariances"]
     model.precisions_cholesky_ = tensors["precisions_cholesky"]
@@ -421,6 +517,8 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
         meta = json.loads(meta_text, parse_constant=_reject_constant)
     except ValueError as exc:
         raise ModelFileError(f"its metadata is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelFileError(_TOO_DEEP.format("metadata")) from None
     if not isinstance(meta, dict):
         raise ModelFileError("its metadata is not a JSON object")
     if meta.get("format") != FORMAT_NAME:
@@ -452,6 +550,10 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
         raise ModelFileError("its feature names are not n_features strings")
     if not isinstance(meta["params"], dict):
         raise ModelFileError("its constructor parameters are not a JSON object")
+    for name, value in meta["params"].items():
+        problem = _param_problem(value)
+        if problem:
+            raise ModelFileError(f"its constructor parameter {str(name)[:40]!r} {problem}")
     fit = meta["fit"]
     if not isinstance(fit, dict) or not _FIT_KEYS <= set(fit) <= _FIT_KEYS | _OPTIONAL_FIT_KEYS:
         raise ModelFileError(
@@ -474,6 +576,17 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
     fit["lower_bound"] = float(fit["lower_bound"]) if bounds else -np.inf
     fit["lower_bounds"] = [float(b) for b in bounds]
     return meta
+
+
+def _param_problem(value: Any) -> str:
+    """Why a stored constructor parameter is not one a fit can have had ('' if it is)."""
+    if value is None or isinstance(value, (bool, str)):
+        return ""
+    if isinstance(value, int):
+        return "" if abs(value) < _MAX_PARAM_INT else f"is out of range ({len(str(value))} digits)"
+    if isinstance(value, float):
+        return "" if math.isfinite(value) else f"is {value} (not finite)"
+    return f"is a JSON {type(value).__name__}, not a number, string, boolean or null"
 
 
 def _is_finite_number(value: Any) -> bool:

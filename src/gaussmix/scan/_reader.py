@@ -9,12 +9,13 @@ and last checks that the file is still the one it opened (:meth:`Reader.check_un
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
 import numpy as np
+
+from .._files import file_kind
 
 __all__ = ["FileIdentity", "Reader", "ScanError", "file_identity"]
 
@@ -30,14 +31,6 @@ class FileIdentity(NamedTuple):
     inode: int
     size: int
     mtime_ns: int
-
-
-_KINDS = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 
 
 def file_identity(path: Path) -> FileIdentity:
@@ -58,10 +51,10 @@ def file_identity(path: Path) -> FileIdentity:
         raise
     except OSError as exc:  # a symbolic-link loop, a name too long, ...
         raise ScanError(f"{path}: cannot be opened ({exc.strerror or exc}).") from None
-    if stat.S_ISDIR(status.st_mode):
+    kind = file_kind(status)
+    if kind == "a directory":
         raise IsADirectoryError(f"{path} is a directory, not a data file.")
-    if not stat.S_ISREG(status.st_mode):
-        kind = next((what for test, what in _KINDS if test(status.st_mode)), "not a file")
+    if kind != "a regular file":
         raise ScanError(
             f"{path} is not a regular file (it is {kind}); scan reads its file once per "
             "pass (a fit once per EM iteration): save the data to a regular file first."
