@@ -421,7 +421,7 @@ ERRORS = [
     (["frobnicate"], "No such command 'frobnicate'"),
     (["predict", "{nowhere}", "{csv}"], "No such model file"),
     (["predict", "{bad_model}", "{csv}"], "is not a valid gaussmix model file"),
-    (["predict", "{csv}", "{csv}"], "is not a valid gaussmix model file"),
+    (["predict", "{csv}", "{csv}"], "looks like a data file (CSV/text), not a gaussmix model"),
     (["predict", "{model}", "{mixed}"], "the model's columns 'eruptions', 'waiting' are not"),
     (["predict", "{model}", "{mixed}", "--columns", "a,name"], "column 'name' is not numeric"),
     (["predict", "{model}", "{mixed}", "--columns", "a,b,c"], "unknown column 'c'"),

@@ -10,9 +10,12 @@ whose message is one of the known clear ones (never a NumPy or LinAlg internal).
 
 The same holds for inference on hostile rows, for model files (truncated,
 bit-flipped, overwritten, extended, oversized headers, and wrong versions or values
-behind a valid digest: a working model or one ModelFileError) and for the command
-line (random bytes, empty files, huge fields, odd encodings: exit status 2 with one
-line on stderr).
+behind a valid digest: a working model or one ModelFileError; arrays that lie --
+scaled, negated, rotated, nudged -- are rejected or predict finitely), for text data
+files (ragged rows, quotes, comments, byte-order marks, NULs: read whole at the
+header's width, or one ScanError) and for the command line (random bytes, empty
+files, huge fields, odd encodings: exit status 2 with one line on stderr). The
+named cases live beside it in test_hostile_scan.py and test_hostile_models.py.
 
 CI runs a bounded campaign (about 200 inputs); ``make fuzz`` (HYPOTHESIS_PROFILE=fuzz)
 a long one (thousands). The module prints how many inputs it tried and how they
@@ -36,6 +39,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
+from _hostile import run_cli, written
 from gaussmix import GaussianMixture
 
 settings.register_profile(
@@ -322,14 +326,9 @@ def _parts(gm: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 def _load_bytes(data: bytes) -> str:
     """Load ``data`` from a file; 'loaded' or 'rejected', asserting the contract."""
-    import tempfile
-
     from gaussmix import ModelFileError, load
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.gmm")
-        with open(path, "wb") as f:
-            f.write(data)
+    with written("model.gmm", data) as path:
         try:
             gm = load(path)
         except ModelFileError as exc:
@@ -417,6 +416,131 @@ def test_tampered_but_well_formed_model_files_are_one_clear_error(
     _record(f"tampered model file ({target}): {outcome}")
 
 
+@pytest.fixture(scope="module")
+def fitted_files() -> dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]]:
+    """What a file of a fitted model holds, per covariance type (metadata, arrays)."""
+    from gaussmix import io as gio
+
+    X = np.random.default_rng(5).normal(size=(90, 3)) + np.repeat([[0.0], [5.0], [9.0]], 30, 0)
+    return {
+        t: gio._contents(GaussianMixture(3, covariance_type=t, random_state=0).fit(X))
+        for t in ("full", "tied", "diag", "spherical")
+    }
+
+
+_LIES = st.sampled_from(
+    ["scale", "negate", "transpose", "rotate", "permute", "nudge", "entry", "swap arrays"]
+)
+
+
+@settings(PROFILE, max_examples=max(1, PROFILE.max_examples // 2))
+@given(data=st.data())
+def test_lying_model_files_are_rejected_or_predict_finitely(
+    fitted_files: dict[str, tuple[dict[str, Any], dict[str, np.ndarray]]], data: st.DataObject
+) -> None:
+    """Arrays no fit gives (scaled, negated, rotated, nudged...) behind a valid digest.
+
+    A loaded model is exactly as valid as a fitted one: every score and probability
+    is finite, probabilities sum to 1, and sampling works.
+    """
+    from gaussmix import ModelFileError, load
+    from gaussmix import io as gio
+
+    kind = data.draw(st.sampled_from(sorted(fitted_files)))
+    meta, tensors = fitted_files[kind]
+    tensors = {name: array.copy() for name, array in tensors.items()}
+    name = data.draw(st.sampled_from(sorted(tensors)))
+    array = tensors[name]
+    lie = data.draw(_LIES)
+    if lie == "scale":
+        array *= 10.0 ** data.draw(st.sampled_from([-320, -160, -150, -8, 8, 140, 150, 300]))
+    elif lie == "negate":
+        array *= -1
+    elif lie == "transpose" and array.ndim >= 2:
+        array[...] = np.swapaxes(array, -1, -2)
+    elif lie == "rotate" and array.ndim >= 2:
+        angle = data.draw(st.sampled_from([np.pi / 4, np.pi / 2, np.pi, 1e-9]))
+        rotation = np.eye(array.shape[-1])
+        rotation[:2, :2] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+        array[...] = array @ rotation
+    elif lie == "permute":
+        array[...] = array[::-1]
+    elif lie == "nudge":
+        array += data.draw(st.sampled_from([1e-12, 1e-9, 5e-9, 1e-6, 1e-3]))
+    elif lie == "entry":
+        index = tuple(data.draw(st.integers(0, n - 1)) for n in array.shape)
+        array[index] = data.draw(st.sampled_from([0.0, -1e-300, 5e-324, 1e-310, 1e300, -3.0]))
+    elif lie == "swap arrays":
+        other = "covariances" if name != "covariances" else "precisions_cholesky"
+        if tensors[other].shape == array.shape:
+            tensors[name], tensors[other] = tensors[other], array
+    with written("model.gmm", gio._serialize(meta, tensors)) as path:
+        try:
+            gm = load(path)
+        except ModelFileError as exc:
+            assert "model.gmm" in str(exc) and "\n" not in str(exc)
+            _record(f"lying model file ({lie}): rejected")
+            return
+    X = np.random.default_rng(0).normal(size=(50, 3)) * 10.0 ** data.draw(
+        st.sampled_from([0, 3, 100])
+    )
+    log_p, proba = gm.score_samples(X), gm.predict_proba(X)
+    assert np.all(np.isfinite(log_p)), (kind, name, lie, log_p)
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1.0)
+    assert gm.sample(20)[0].shape == (20, 3)
+    _record(f"lying model file ({lie}): loaded, finite")
+
+
+# -- data files ------------------------------------------------------------------------
+# A data file is read as a table of the header's width, or refused with one ScanError
+# (or TypeError, for a text column) naming the file; nothing else may escape.
+
+_CELLS = st.sampled_from(
+    ["1", "-2.5", "3e2", "1e400", "nan", "", "x", '"4"', '"5,6"', "7 # c", "\x00", "\u0664"]
+)
+
+
+@st.composite
+def hostile_tables(draw: st.DrawFn) -> tuple[str, bytes]:
+    """(suffix, content) of delimited text: ragged rows, quotes, comments, BOMs, NULs."""
+    sep = draw(st.sampled_from([",", ";", "\t", " ", "|"]))
+    width = draw(st.integers(1, 4))
+    lines = []
+    if draw(st.booleans()):
+        lines.append(sep.join(draw(st.text('abc ,;#"', max_size=3)) for _ in range(width)))
+    for _ in range(draw(st.integers(0, 8))):
+        cells = width + draw(st.sampled_from([0, 0, 0, 0, 1, -1]))
+        lines.append(sep.join(draw(_CELLS) for _ in range(max(cells, 0))))
+    end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]))
+    return draw(st.sampled_from([".csv", ".tsv", ".txt"])), end.join(lines).encode(
+        encoding, errors="replace"
+    )
+
+
+@settings(PROFILE, max_examples=max(1, PROFILE.max_examples // 2))
+@given(case=hostile_tables(), chunk_rows=st.sampled_from([1, 3, None]))
+def test_hostile_text_tables_read_whole_or_are_one_scan_error(
+    case: tuple[str, bytes], chunk_rows: int | None
+) -> None:
+    from gaussmix import scan
+    from gaussmix.scan import ScanError
+
+    suffix, content = case
+    with written("data" + suffix, content) as path:
+        try:
+            data = scan(path, chunk_rows=chunk_rows)
+            chunks = list(data)
+        except (ScanError, TypeError) as exc:
+            assert path in str(exc) or "scan:" in str(exc), exc
+            _record(f"data file: {type(exc).__name__}")
+            return
+    rows = sum(len(c) for c in chunks)
+    assert rows == data.n_rows
+    assert all(c.shape[1] == data.n_features and c.dtype == np.float64 for c in chunks)
+    _record("data file: read")
+
+
 # -- the command line -----------------------------------------------------------------
 # Any input file gives exit status 0 (it happened to be valid data) or 2 with exactly
 # one line 'gaussmix: error: ...' on stderr, never an internal error or a traceback.
@@ -449,23 +573,6 @@ def hostile_files(draw: st.DrawFn) -> tuple[str, bytes]:
     return suffix, text.encode(encoding, errors="replace")
 
 
-def _cli(argv: list[str]) -> tuple[int, str, str]:
-    import contextlib
-    import io
-
-    from gaussmix import cli
-
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        code = cli.main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def cli_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     pytest.importorskip("typer")
@@ -480,20 +587,15 @@ def cli_model(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_the_command_line_answers_bad_files_with_one_line_and_status_2(
     cli_model: str, case: tuple[str, bytes], command: str
 ) -> None:
-    import tempfile
-
     suffix, content = case
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "data" + suffix)
-        with open(path, "wb") as f:
-            f.write(content)
+    with written("data" + suffix, content) as path:
         argv = {
-            "fit": ["fit", path, "-k", "2", "-o", os.path.join(tmp, "out.gmm")],
+            "fit": ["fit", path, "-k", "2", "-o", os.path.join(os.path.dirname(path), "o.gmm")],
             "predict": ["predict", cli_model, path],
             "score": ["score", cli_model, path],
             "info": ["info", path],
         }[command]
-        code, _, err = _cli(argv)
+        code, _, err = run_cli(argv)
     if code == 0:
         _record(f"cli {command}: valid by chance")
         return

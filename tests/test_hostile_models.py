@@ -9,28 +9,33 @@ Tampered files carry a recomputed, valid digest, as an attacker's would.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import os
 import re
 import struct
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from _hostile import run_cli
 from gaussmix import GaussianMixture, ModelFileError, load
 from gaussmix import io as gio
 
 X = np.random.default_rng(0).normal(size=(200, 2)) + np.repeat([[0.0], [6.0]], 100, axis=0)
+TYPES = ("full", "tied", "diag", "spherical")
 
 
 @pytest.fixture(scope="module")
-def model() -> GaussianMixture:
-    return GaussianMixture(2, random_state=0).fit(X)
+def models() -> dict[str, GaussianMixture]:
+    return {t: GaussianMixture(2, covariance_type=t, random_state=0).fit(X) for t in TYPES}
+
+
+@pytest.fixture(scope="module")
+def model(models: dict[str, GaussianMixture]) -> GaussianMixture:
+    return models["full"]
 
 
 def _file(tmp_path: Path, data: bytes, name: str = "model.gmm") -> Path:
@@ -42,6 +47,7 @@ def _file(tmp_path: Path, data: bytes, name: str = "model.gmm") -> Path:
 def _tampered(model: GaussianMixture, change: Any) -> bytes:
     """The bytes of ``model``'s file after ``change(meta, tensors)``, with a valid digest."""
     meta, tensors = gio._contents(model)
+    tensors = {name: array.copy() for name, array in tensors.items()}  # not the model's own
     change(meta, tensors)
     return gio._serialize(meta, tensors)
 
@@ -51,21 +57,6 @@ def _rejected(path: Path, match: str) -> None:
         load(path)
     message = str(info.value)
     assert str(path) in message and "\n" not in message
-
-
-def _cli(argv: list[Any]) -> tuple[int, str]:
-    pytest.importorskip("typer")
-    from gaussmix import cli
-
-    err = io.StringIO()
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(err),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        code = cli.main([str(a) for a in argv])
-    return code, err.getvalue()
 
 
 # -- what is not a model file ---------------------------------------------------------
@@ -135,7 +126,7 @@ def test_the_command_line_says_the_arguments_look_swapped(tmp_path, model):
     data = _file(tmp_path, b"a,b\n" + b"1,2\n" * 10, "d.csv")
     model.save(tmp_path / "m.gmm")
     for argv in (["score", data, tmp_path / "m.gmm"], ["predict", data, tmp_path / "m.gmm"]):
-        code, err = _cli(argv)
+        code, _, err = run_cli(argv)
         assert code == 2 and err.count("\n") == 1, err
         assert err.startswith(f"gaussmix: error: '{data}': this looks like a data file (CSV")
         assert SWAPPED in err
@@ -147,7 +138,7 @@ def test_a_deeply_nested_header_is_a_model_file_error(tmp_path, opener):
     text = opener * 100_000
     path = _file(tmp_path, struct.pack("<Q", len(text)) + text)
     _rejected(path, "its header nests JSON arrays or objects thousands deep")
-    code, err = _cli(["info", path])
+    code, _, err = run_cli(["info", path])
     assert code == 2 and "nests JSON arrays or objects thousands deep" in err
 
 
@@ -243,3 +234,103 @@ def test_save_refuses_init_arrays_that_no_longer_fit_the_model(tmp_path):
     with pytest.raises(ValueError, match=r"would not load back .*weights_init"):
         gm.save(tmp_path / "m.gmm")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- model files that lie: valid digests over arrays no fit can give ----------------------
+_C, _S = np.cos(np.pi / 4), np.sin(np.pi / 4)
+_FACTORS = {
+    "-I": (-np.eye(2), "precision factors do not have a positive diagonal"),
+    "rotated 90 degrees": (
+        np.array([[0.0, -1.0], [1.0, 0.0]]),
+        "precision factors are not upper triangular",
+    ),
+    "rotated 45 degrees": (
+        np.array([[_C, -_S], [_S, _C]]),
+        "precision factors are not upper triangular",
+    ),
+    "lower triangular": (
+        np.array([[1.0, 0.0], [0.5, 1.0]]),
+        "precision factors are not upper triangular",
+    ),
+    "2I": (2 * np.eye(2), "precision factors do not match the covariances"),
+}
+
+
+def _set_factor(covariance_type: str, factor: np.ndarray) -> Any:
+    """A change putting covariance I and ``factor`` in component 0 (or the tied one)."""
+
+    def change(meta: dict, tensors: dict) -> None:
+        at = () if covariance_type == "tied" else (0,)
+        tensors["covariances"][at] = np.eye(2)
+        tensors["precisions_cholesky"][at] = factor
+
+    return change
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("factor", list(_FACTORS))
+def test_a_factor_that_is_not_the_canonical_one_is_rejected(
+    tmp_path, models, covariance_type, factor
+):
+    # P^T I P = I for every one of these but 2I: the old check let them all load, and
+    # -I, 90 degrees gave NaN scores, 45 degrees log-likelihoods silently off by 0.69.
+    value, match = _FACTORS[factor]
+    path = _file(tmp_path, _tampered(models[covariance_type], _set_factor(covariance_type, value)))
+    _rejected(path, "it does not hold a valid mixture: its " + match)
+
+
+def _tiny_variances(meta: dict, tensors: dict) -> None:
+    tensors["covariances"][0] = 1e-310  # subnormal, with the factors it implies
+    tensors["precisions_cholesky"][0] = 1 / np.sqrt(1e-310)
+
+
+def _negative_factors(meta: dict, tensors: dict) -> None:
+    tensors["precisions_cholesky"][0] *= -1
+
+
+def _far_means(meta: dict, tensors: dict) -> None:
+    tensors["means"][0, 0] = 1e300
+
+
+def _huge_covariances(meta: dict, tensors: dict) -> None:
+    tensors["covariances"][...] *= 1e300
+    tensors["precisions_cholesky"][...] /= 1e150
+
+
+LIES = {
+    ("diag", "tiny variances"): (_tiny_variances, r"precision factors reach 1e\+155, beyond"),
+    ("spherical", "tiny variances"): (_tiny_variances, r"precision factors reach 1e\+155"),
+    ("diag", "negative factors"): (_negative_factors, "precision factors are not all positive"),
+    ("spherical", "negative factors"): (
+        _negative_factors,
+        "precision factors are not all positive",
+    ),
+    **{(t, "means 1e300"): (_far_means, r"means reach 1e\+300, beyond 1e\+140") for t in TYPES},
+    **{(t, "covariances 1e300"): (_huge_covariances, "covariances reach") for t in TYPES},
+}
+
+
+@pytest.mark.parametrize("case", list(LIES), ids=[" ".join(c) for c in LIES])
+def test_numbers_no_fit_can_give_are_rejected(tmp_path, models, case):
+    change, match = LIES[case]
+    path = _file(tmp_path, _tampered(models[case[0]], change))
+    _rejected(path, "it does not hold a valid mixture: its " + match)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_a_zero_weight_is_valid_and_predicts_finitely(tmp_path, models, covariance_type):
+    def zero(meta: dict, tensors: dict) -> None:
+        tensors["weights"][:] = [1.0, 0.0]
+
+    loaded = load(_file(tmp_path, _tampered(models[covariance_type], zero)))
+    assert np.all(np.isfinite(loaded.score_samples(X)))
+    np.testing.assert_array_equal(loaded.predict_proba(X)[:, 1], 0.0)
+
+
+def test_gaussmix_score_of_a_lying_file_is_status_2_not_nan(tmp_path, models):
+    data = tmp_path / "d.csv"
+    np.savetxt(data, X, delimiter=",", header="a,b", comments="")
+    path = _file(tmp_path, _tampered(models["full"], _set_factor("full", -np.eye(2))))
+    code, _, err = run_cli(["score", path, data])
+    assert code == 2 and err.count("\n") == 1 and "nan" not in err.lower(), err
+    assert "does not hold a valid mixture: its precision factors do not have a positive" in err

@@ -9,17 +9,15 @@ lines, byte-order marks, mixed delimiters, FIFOs, devices, directories, links).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _hostile import run_cli
 from gaussmix import GaussianMixture, scan
 from gaussmix._outputs import OutputIsInputError
 from gaussmix.scan import Scan, ScanError
@@ -158,21 +156,6 @@ def test_quoted_delimiters_and_comments_are_no_extra_fields(tmp_path):
     np.testing.assert_array_equal(np.vstack(list(scan(path))), [[1, 2], [3, 4], [5, 6]])
 
 
-def _cli(argv: list[str]) -> tuple[int, str]:
-    pytest.importorskip("typer")
-    from gaussmix import cli
-
-    err = io.StringIO()
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(err),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        code = cli.main([str(a) for a in argv])
-    return code, err.getvalue()
-
-
 def test_every_command_refuses_a_row_with_more_fields(tmp_path, model):
     data = tmp_path / "data.csv"
     data.write_text("a,b,c\n" + "1,2,3\n" * 40 + "5,6,7,8\n")
@@ -184,7 +167,8 @@ def test_every_command_refuses_a_row_with_more_fields(tmp_path, model):
         ["predict", model_path, data],
         ["score", model_path, data],
     ):
-        assert _cli(argv) == (2, expected), argv
+        code, _, err = run_cli(argv)
+        assert (code, err) == (2, expected), argv
     assert _listing(tmp_path) == ["data.csv", "model.gmm"]
 
 
