@@ -16,6 +16,9 @@ pytest.importorskip("typer")
 pytest.importorskip("rich")
 
 from gaussmix import GaussianMixture, cli, load
+from gaussmix.cli import _app, _choices, _data, _progress
+from gaussmix.cli._errors import CliError
+from gaussmix.cli._fitting import parse_k_range
 from gaussmix.datasets import load_old_faithful
 
 
@@ -153,7 +156,7 @@ def test_fit_warns_in_one_line(files, tmp_path, capsys):
 
 def test_fit_large_files_go_through_scan(files, faithful, tmp_path, capsys, monkeypatch):
     pytest.importorskip("gaussmix.scan")
-    monkeypatch.setattr(cli, "_STREAM_BYTES", 0)
+    monkeypatch.setattr(_data, "STREAM_BYTES", 0)
     expected = GaussianMixture(2, random_state=0).fit(faithful)
     for name in ("npy", "csv"):
         path = tmp_path / f"{name}.gmm"
@@ -331,16 +334,16 @@ def test_plot(files, tmp_path, capsys):
 
 def test_progress_display(files, tmp_path, capsys, monkeypatch):
     """On a terminal a progress display starts after the delay; it never breaks the output."""
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
-    monkeypatch.setattr(cli, "_PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(_progress, "interactive", lambda: True)
+    monkeypatch.setattr(_progress, "DELAY_S", 0.0)
     started = []
-    original = cli._Progress._start
+    original = _progress.Progress._start
 
     def spy(self):
         started.append(self.description)
         original(self)
 
-    monkeypatch.setattr(cli._Progress, "_start", spy)
+    monkeypatch.setattr(_progress.Progress, "_start", spy)
     argv = ["select", files["csv"], "--k-range", "1..3", "-c", "full", "--json"]
     code, out, _ = run(argv, capsys)
     assert code == 0 and json.loads(out)["best"]["n_components"] == 2
@@ -358,6 +361,51 @@ def test_no_arguments_shows_help(capsys):
 def test_help(capsys):
     code, out, _ = run(["fit", "--help"], capsys)
     assert code == 0 and "--k-range" in out and "--covariance-type" in out
+
+
+@pytest.mark.parametrize("name", list(_app.COMMANDS))
+def test_listed_summaries_are_the_commands_first_lines(name):
+    """The list of commands (built without importing them) says what each command's help says."""
+    doc = _app.command_function(name).__doc__
+    assert _app.COMMANDS[name] == doc.strip().splitlines()[0]
+
+
+def test_choices_come_from_the_registries(capsys, monkeypatch):
+    from gaussmix._core.covariance import COVARIANCE_TYPES
+    from gaussmix._core.init import INIT_METHODS
+    from gaussmix.select import CRITERIA
+
+    monkeypatch.setenv("COLUMNS", "400")  # no wrapped choice lists
+    expected = {
+        "--covariance-type": [*COVARIANCE_TYPES, "all"],
+        "--init-params": list(INIT_METHODS),
+        "--criterion": list(CRITERIA),
+    }
+    for command in ("fit", "select"):
+        code, out, _ = run([command, "--help"], capsys)
+        assert code == 0
+        for option, names in expected.items():
+            line = next(line for line in out.splitlines() if f"{option} " in line and "│" in line)
+            assert f"<{'|'.join(names)}>" in line, line
+    assert _choices.covariance_types() == tuple(COVARIANCE_TYPES)
+
+
+def test_listing_the_commands_imports_none_of_them():
+    """``gaussmix --help`` builds no command: no command module is imported."""
+    code = (
+        "import sys; from gaussmix.cli import main; main(['--help']); "
+        "print([m for m in sys.modules if m.startswith('gaussmix.cli.')"
+        " and not m.startswith('gaussmix.cli._')])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "fit" in result.stdout and result.stdout.splitlines()[-1] == "[]"
+
+
+def test_command_after_double_dash(capsys):
+    code, out, err = run(["--", "fit"], capsys)
+    assert_error(code, out, err, "give the command first")
 
 
 def test_missing_cli_extra(capsys, monkeypatch):
@@ -385,7 +433,7 @@ def test_unexpected_errors_are_one_line_too(files, capsys, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("something broke")
 
-    monkeypatch.setattr(cli, "_load_model", boom)
+    monkeypatch.setattr(_data, "load_model", boom)
     code, out, err = run(["score", files["model"], files["csv"]], capsys)
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "internal error: RuntimeError: something broke" in err
@@ -477,13 +525,13 @@ def test_parquet_errors(tmp_path, capsys):
 
 
 def test_parse_k_range():
-    assert cli.parse_k_range("1..4") == [1, 2, 3, 4]
-    assert cli.parse_k_range(" 2 - 3 ") == [2, 3]
-    assert cli.parse_k_range("2:2") == [2]
-    assert cli.parse_k_range("5,2,9") == [5, 2, 9]
+    assert parse_k_range("1..4") == [1, 2, 3, 4]
+    assert parse_k_range(" 2 - 3 ") == [2, 3]
+    assert parse_k_range("2:2") == [2]
+    assert parse_k_range("5,2,9") == [5, 2, 9]
     for bad in ("", "a", "1..", "0,1", "3..1", "1.5"):
-        with pytest.raises(cli.CliError):
-            cli.parse_k_range(bad)
+        with pytest.raises(CliError):
+            parse_k_range(bad)
 
 
 def test_real_process_has_no_traceback(files, tmp_path):

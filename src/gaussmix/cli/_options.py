@@ -1,0 +1,70 @@
+"""Arguments and options that several commands share (typer parameter declarations).
+
+Choice options take their values from :mod:`._choices`, so they are read from
+the registries when a command is built (never for ``gaussmix --help``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from . import _choices
+
+DATA = typer.Argument(..., metavar="DATA", help="CSV/TSV, Parquet or .npy data file.")
+MODEL = typer.Argument(..., metavar="MODEL", help="A gaussmix model file.")
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
+QUIET = typer.Option(False, "-q", "--quiet", help="No progress bar, notes or warnings.")
+COLUMNS = typer.Option(
+    None,
+    "--columns",
+    help="Columns to use: names or 0-based indices, comma-separated or repeated.",
+)
+SEED = typer.Option(None, "--seed", help="Random seed (reproducible results).")
+DEVICE = typer.Option(None, "--device", help="Compute device, e.g. cpu or cuda.")
+K_RANGE_HELP = "Numbers of components to try: 1..9, 2-5 or 2,3,5."
+N_INIT = typer.Option(1, "--n-init", min=1, help="EM initializations per fit.")
+MAX_ITER = typer.Option(100, "--max-iter", min=0, help="EM iterations per init.")
+TOL = typer.Option(1e-3, "--tol", min=0.0, help="Convergence threshold.")
+REG_COVAR = typer.Option(1e-6, "--reg-covar", min=0.0, help="Added to covariance diagonals.")
+JOBS = typer.Option(None, "-j", "--jobs", help="Candidates fitted in parallel (-1: all).")
+
+
+def output(help: str, required: bool = False) -> Any:
+    """``-o/--output``: where the command writes."""
+    return typer.Option(... if required else None, "-o", "--output", help=help)
+
+
+def choice(names: tuple[str, ...], default: str | None, *decls: str, help: str) -> Any:
+    """An option that accepts exactly ``names`` (shown as ``<a|b|c>`` in the help)."""
+    return typer.Option(
+        default, *decls, parser=_choices.parser(names), metavar=_choices.metavar(names), help=help
+    )
+
+
+# Without a value, the library's own default applies (it is not repeated here).
+def criterion() -> Any:
+    """``--criterion``: what selects the best candidate."""
+    return choice(
+        _choices.criteria(),
+        None,
+        "--criterion",
+        help="Selection criterion (default: gaussmix.select's).",
+    )
+
+
+def init_params() -> Any:
+    """``--init-params``: how EM starts."""
+    return choice(
+        _choices.init_methods(),
+        None,
+        "--init-params",
+        help="Initialization (default: GaussianMixture's).",
+    )
+
+
+def covariance_type(default: str | None, help: str) -> Any:
+    """``-c/--covariance-type``: a covariance type, or 'all'."""
+    names = (*_choices.covariance_types(), _choices.ALL)
+    return choice(names, default, "-c", "--covariance-type", help=help)

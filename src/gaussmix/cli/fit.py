@@ -1,0 +1,94 @@
+"""``gaussmix fit``: fit a mixture to a data file and save the model."""
+
+# No ``from __future__ import annotations``: typer reads the annotations at run time.
+
+import typer
+
+from . import _options
+
+
+def fit(
+    data: str = _options.DATA,
+    output: str = _options.output("Model file to write.", required=True),
+    k: int | None = typer.Option(None, "-k", "--n-components", min=1, help="Components."),
+    k_range: str | None = typer.Option(None, "--k-range", help=_options.K_RANGE_HELP),
+    covariance_type: str | None = _options.covariance_type(
+        None, "Covariance type; 'all' tries each. Default: full with -k, all otherwise."
+    ),
+    columns: list[str] | None = _options.COLUMNS,
+    criterion: str | None = _options.criterion(),
+    n_init: int = _options.N_INIT,
+    max_iter: int = _options.MAX_ITER,
+    tol: float = _options.TOL,
+    reg_covar: float = _options.REG_COVAR,
+    init_params: str | None = _options.init_params(),
+    jobs: int | None = _options.JOBS,
+    seed: int | None = _options.SEED,
+    device: str | None = _options.DEVICE,
+    as_json: bool = _options.JSON,
+    quiet: bool = _options.QUIET,
+) -> None:
+    """Fit a mixture to DATA and save it to a model file (-o MODEL).
+
+    With -k, fit that many components. With a K range (the default, 1..9) or
+    several covariance types, fit every candidate and keep the best by BIC
+    (or --criterion).
+    """
+    import numpy as np
+
+    from .._estimator import GaussianMixture
+    from ._data import column_labels, fit_input, open_data
+    from ._errors import CliError
+    from ._fitting import covariance_types, estimator_kwargs, parse_k_range, run_select, summary
+    from ._output import console, print_json
+    from ._progress import Progress, warnings_as_lines
+
+    if k is not None and k_range is not None:
+        raise CliError("give either -k or --k-range, not both")
+    ks = [k] if k is not None else parse_k_range(k_range or "1..9")
+    types = covariance_types(covariance_type, single=k is not None)
+    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
+    data_file = open_data(data, columns)
+    X = fit_input(data_file)
+    show = not quiet and not as_json
+    selection = None
+    with warnings_as_lines(quiet or as_json):
+        if len(ks) * len(types) == 1:
+            model = GaussianMixture(
+                ks[0], covariance_type=types[0], n_init=n_init, random_state=seed, **gm_kwargs
+            )
+            with Progress(show, f"fitting K={ks[0]} {types[0]}"):
+                model.fit(X)
+        else:
+            selection = run_select(X, ks, types, criterion, n_init, seed, jobs, show, gm_kwargs)
+            model = selection.best_
+    described = summary(model, X)
+    labels = column_labels(data_file)
+    if labels is not None:
+        model.feature_names_in_ = np.asarray(labels, dtype=object)
+        described["features"] = labels
+    model.save(output)
+    if as_json:
+        payload = {"model": output, **described}
+        payload["selection"] = None if selection is None else selection.records
+        if selection is not None:
+            payload["criterion"] = selection.criterion
+        print_json(payload)
+        return
+    if quiet:
+        return
+    out = console()
+    how = ""
+    if selection is not None:
+        how = f" (best of {len(selection.records)} candidates by {selection.criterion.upper()})"
+    out.print(
+        f"Fitted K = {model.n_components}, {model.covariance_type} covariance{how} "
+        f"to {described['n_samples']} rows, {model.n_features_in_} columns "
+        f"({', '.join(described['features'])})."
+    )
+    state = "converged" if model.converged_ else "did NOT converge"
+    out.print(
+        f"EM {state} in {model.n_iter_} iterations; mean log-likelihood "
+        f"{model.lower_bound_:.6g}, BIC {described['bic']:.6g}, AIC {described['aic']:.6g}."
+    )
+    out.print(f"Saved the model to {output}")

@@ -1,0 +1,76 @@
+"""``gaussmix select``: compare candidate models of a data file by BIC, AIC and ICL."""
+
+# No ``from __future__ import annotations``: typer reads the annotations at run time.
+
+import typer
+
+from . import _choices, _options
+
+
+def select(
+    data: str = _options.DATA,
+    k_range: str = typer.Option("1..9", "--k-range", help=_options.K_RANGE_HELP),
+    covariance_type: str = _options.covariance_type(_choices.ALL, "Covariance type(s) to try."),
+    columns: list[str] | None = _options.COLUMNS,
+    criterion: str | None = _options.criterion(),
+    n_init: int = _options.N_INIT,
+    max_iter: int = _options.MAX_ITER,
+    tol: float = _options.TOL,
+    reg_covar: float = _options.REG_COVAR,
+    init_params: str | None = _options.init_params(),
+    jobs: int | None = _options.JOBS,
+    output: str | None = _options.output("Also save the best model here."),
+    seed: int | None = _options.SEED,
+    device: str | None = _options.DEVICE,
+    as_json: bool = _options.JSON,
+    quiet: bool = _options.QUIET,
+) -> None:
+    """Compare candidate models on DATA: BIC, AIC and ICL for each K and covariance type.
+
+    Prints every candidate's log-likelihood, free parameters, BIC, AIC and ICL
+    (lower is better), best first.
+    """
+    import numpy as np
+
+    from ._data import column_labels, fit_input, open_data
+    from ._fitting import (
+        covariance_types,
+        estimator_kwargs,
+        parse_k_range,
+        run_select,
+        selection_table,
+    )
+    from ._output import console, print_json
+    from ._progress import warnings_as_lines
+
+    ks = parse_k_range(k_range)
+    types = covariance_types(covariance_type, single=False)
+    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
+    data_file = open_data(data, columns)
+    X = fit_input(data_file)
+    show = not quiet and not as_json
+    with warnings_as_lines(quiet or as_json):
+        result = run_select(X, ks, types, criterion, n_init, seed, jobs, show, gm_kwargs)
+    if output is not None:
+        labels = column_labels(data_file)
+        if labels is not None:
+            result.best_.feature_names_in_ = np.asarray(labels, dtype=object)
+        result.best_.save(output)
+    if as_json:
+        print_json(
+            {
+                "criterion": result.criterion,
+                "n_samples": result.n_samples,
+                "best": result.best_params_,
+                "model": output,
+                "candidates": result.records,
+            }
+        )
+        return
+    out = console()
+    out.print(selection_table(result))
+    p = result.best_params_
+    out.print(
+        f"Best by {result.criterion.upper()}: K = {p['n_components']}, "
+        f"{p['covariance_type']} covariance" + (f"; saved to {output}" if output else "")
+    )
