@@ -16,7 +16,7 @@ import gzip
 import io
 import zlib
 from collections.abc import Generator, Iterator
-from itertools import islice
+from itertools import islice, repeat
 from typing import IO, Any
 
 import numpy as np
@@ -79,16 +79,20 @@ class TextReader(Reader):
         self, positions: list[int], chunk_rows: int | None, dtype: np.dtype
     ) -> Iterator[np.ndarray]:
         step = chunk_rows or self.default_chunk_rows(dtype)
+        # With every column selected, np.loadtxt itself refuses a block whose lines
+        # differ in width; with some, it would ignore extra fields: count them first.
+        every = positions == list(range(self._width))
         with contextlib.closing(self._lines()) as lines:
             if self._header:
                 next(lines)
             while block := list(islice(lines, step)):
-                self._check_widths(block)
+                if not every:
+                    self._check_widths(block)
                 try:
                     chunk = np.loadtxt(
                         [text for _, text in block],
                         delimiter=self._delimiter,
-                        usecols=positions,
+                        usecols=None if every else positions,
                         ndmin=2,
                         dtype=np.float64,
                         quotechar='"',
@@ -96,7 +100,7 @@ class TextReader(Reader):
                     )
                 except ValueError as exc:
                     raise self._bad_line(block, positions, exc) from None
-                if chunk.shape[0] != len(block):
+                if chunk.shape != (len(block), len(positions)):
                     raise self._bad_line(block, positions, "rows do not match lines")
                 yield chunk.astype(dtype, copy=False)
 
@@ -154,14 +158,17 @@ class TextReader(Reader):
     def _check_widths(self, block: list[tuple[int, str]]) -> None:
         """Raise unless every line of ``block`` has as many fields as the first line."""
         delimiter, width = self._delimiter, self._width
+        texts = [text for _, text in block]
+        joined = "".join(texts)
+        if "#" not in joined and (delimiter is None or '"' not in joined):
+            # Without quotes or comments, counting delimiters (or words) is exact.
+            if delimiter is None:
+                widths = list(map(len, map(str.split, texts)))
+            else:
+                widths = [n + 1 for n in map(str.count, texts, repeat(delimiter))]
+            if widths.count(width) == len(widths):
+                return
         for line_no, text in block:
-            # Counting delimiters is exact for a line without quotes or comments.
-            if "#" not in text and (
-                len(text.split()) == width
-                if delimiter is None
-                else '"' not in text and text.count(delimiter) == width - 1
-            ):
-                continue
             fields = len(self._split(line_no, text))
             if fields != width:
                 s = "" if fields == 1 else "s"
@@ -172,7 +179,8 @@ class TextReader(Reader):
     def _bad_line(
         self, block: list[tuple[int, str]], positions: list[int], reason: Any
     ) -> ScanError:
-        """The error for the first line of ``block`` without a number in every column."""
+        """The error for the first line of ``block`` of another width, or without a number."""
+        self._check_widths(block)
         for line_no, text in block:
             if "\0" in text:
                 return self._nul(line_no)
