@@ -19,7 +19,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import xlogy
 
 __all__ = ["CRITERIA", "Criteria", "aic", "bic", "criteria", "entropy"]
 
@@ -43,6 +42,8 @@ def entropy(resp: np.ndarray) -> float:
     ----------
     resp : ndarray of shape (n, K)
     """
+    from scipy.special import xlogy  # here, not at import: the CLI lists CRITERIA without SciPy
+
     return -float(np.sum(xlogy(resp, resp), dtype=np.float64))
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.linalg import lapack
 
 from ..limits import MAX_PRECISION_CHOLESKY
 
@@ -248,6 +247,8 @@ def _cholesky_upper_inverse(cov: np.ndarray) -> np.ndarray:
     Cholesky and triangular solve per component (which pay SciPy's input checks
     each time); the triangular inverse is as accurate as the solve.
     """
+    from scipy.linalg import lapack  # here, not at import: the CLI lists models without SciPy
+
     try:
         chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:

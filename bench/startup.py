@@ -1,0 +1,99 @@
+"""Start-up cost of gaussmix in fresh processes: ``import gaussmix`` and ``gaussmix --help``.
+
+Each measurement runs a new Python process, and the kinds of process alternate
+(one of each per round, and with ``--against SRC`` one of each for that other
+source tree too, e.g. an older checkout's ``src``), so a change of load hits
+them alike. It reports medians over the rounds:
+
+- ``import gaussmix`` beyond ``import numpy, scipy``, timed inside the child
+  (``perf_counter`` around the one import after NumPy and SciPy are loaded);
+- the wall time of whole processes: ``python -c "import numpy, scipy"`` (the
+  floor), ``python -c "import gaussmix"``, ``gaussmix --help`` and
+  ``gaussmix fit --help``;
+
+and which heavy libraries ``import gaussmix`` loaded (none is the goal).
+
+Usage: ``python bench/startup.py [--rounds N] [--against OTHER/src]`` (default 9 rounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HEAVY = ("sklearn", "matplotlib", "numba", "torch", "dask", "pandas", "pyarrow", "typer", "rich")
+
+_BEYOND = (
+    "import time, numpy, scipy; t = time.perf_counter(); import gaussmix; "
+    "print(time.perf_counter() - t)"
+)
+_LOADED = f"import sys, gaussmix; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+_CLI = "import sys; from gaussmix.cli import main; sys.exit(main(sys.argv[1:]))"
+
+PROCESSES = {
+    "python -c 'import numpy, scipy'": ["-c", "import numpy, scipy"],
+    "python -c 'import gaussmix'": ["-c", "import gaussmix"],
+    "gaussmix --help": ["-c", _CLI, "--help"],
+    "gaussmix fit --help": ["-c", _CLI, "fit", "--help"],
+}
+
+
+def _wall(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, *args],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def _child(code: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
+    return done.stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9, help="fresh processes of each kind")
+    parser.add_argument("--against", help="another gaussmix source tree (its src directory)")
+    args = parser.parse_args()
+    trees = {"this checkout": dict(os.environ)}
+    if args.against:
+        trees[args.against] = {**os.environ, "PYTHONPATH": os.path.abspath(args.against)}
+    for env in trees.values():
+        _wall(PROCESSES["gaussmix --help"], env)  # a first run fills the OS's file cache
+    load_before = os.getloadavg()
+    beyond: dict[str, list[float]] = {tree: [] for tree in trees}
+    walls = {(tree, name): [] for tree in trees for name in PROCESSES}
+    for _ in range(args.rounds):
+        for tree, env in trees.items():
+            beyond[tree].append(float(_child(_BEYOND, env)))
+            for name, argv in PROCESSES.items():
+                walls[tree, name].append(_wall(argv, env))
+    load_after = os.getloadavg()
+    print(f"Python {sys.version.split()[0]} ({sys.executable}), {os.cpu_count()} CPUs")
+    print(
+        f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end; "
+        f"medians of {args.rounds} fresh processes each"
+    )
+    for tree, env in trees.items():
+        print(f"-- {tree}")
+        label = "import gaussmix beyond import numpy, scipy"
+        print(f"{label:<48} {statistics.median(beyond[tree]):7.3f} s")
+        for name in PROCESSES:
+            label = f"{name} (whole process)"
+            print(f"{label:<48} {statistics.median(walls[tree, name]):7.3f} s")
+        print(f"heavy modules loaded by import gaussmix: {_child(_LOADED, env) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
