@@ -72,8 +72,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         EM iterations per initialization.
     n_init : int, default=1
         Number of initializations; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How initial responsibilities are chosen.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
+        How initial responsibilities are chosen. 'hc' is R mclust's start:
+        model-based hierarchical clustering (deterministic; on a sample of
+        2,000 rows drawn from ``random_state`` for larger data), see
+        :mod:`gaussmix._core.hc`.
     weights_init : array-like of shape (K,), optional
     means_init : array-like of shape (K, d), optional
     precisions_init : array-like, optional

@@ -1,4 +1,4 @@
-"""Initial responsibilities: 'kmeans', 'k-means++', 'random', 'random_from_data'.
+"""Initial responsibilities: 'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'.
 
 'k-means++', 'random' and 'random_from_data' return an assignment of rows to
 components as scikit-learn builds it, drawing from the same random stream, so the
@@ -7,7 +7,9 @@ gaussmix's own fast k-means: k-means++ seeding and Lloyd iterations on a sample 
 at most ``KMEANS_SAMPLE_ROWS`` rows, then ``KMEANS_FULL_STEPS`` Lloyd steps over all
 rows in chunks, so it costs a few passes over the data whatever its size. The
 statistics of the assignment, through the ordinary M-step, give the initial
-parameters.
+parameters. 'hc' is mclust's model-based hierarchical clustering, on at most
+:data:`~gaussmix._core.hc.HC_SAMPLE_ROWS` rows gathered by every row source
+alike (see :mod:`gaussmix._core.hc`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 __all__ = ["INIT_METHODS", "initial_assignment", "kmeans_labels"]
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 KMEANS_SAMPLE_ROWS = 20_000  # k-means runs to convergence on at most this many rows
 KMEANS_MAX_ITER = 100

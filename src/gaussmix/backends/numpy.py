@@ -15,6 +15,7 @@ import numpy as np
 
 from .._core.covariance import Covariance, DensityForm, Params
 from .._core.estep import stats_from_resp
+from .._core.hc import hc_initial_stats
 from .._core.init import initial_assignment
 from .._core.stats import Stats, merge_all
 from . import _kernels
@@ -187,8 +188,16 @@ class NumpyRows:
         self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
     ) -> Stats:
         """Statistics of the initial assignment ``method`` makes (see ``_core.init``)."""
+        if method == "hc":
+            return hc_initial_stats(self._take, self.n_rows, n_components, rng, cov)
         assignment = initial_assignment(self.X, self.weights, n_components, method, rng)
         return self._assignment_stats(assignment, cov, n_components)
+
+    def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows and weights at sorted positions (None: all), as ``BlockRows._take``."""
+        if index is None:
+            return self.X, self.weights
+        return self.X[index], None if self.weights is None else self.weights[index]
 
     def _assignment_stats(
         self, assignment: np.ndarray, cov: Covariance, n_components: int

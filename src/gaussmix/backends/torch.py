@@ -75,6 +75,7 @@ import numpy as np
 import torch
 
 from .._core.covariance import Covariance, DensityForm, Params
+from .._core.hc import hc_initial_stats
 from .._core.init import INIT_METHODS
 from .._core.stats import Stats, merge_all
 from .._validation import check_finite, check_sample_weight
@@ -803,6 +804,8 @@ class TorchRows:
         module docstring for how far the starts agree).
         """
         K, kind, form = n_components, cov.name, cov.form
+        if method == "hc":  # on a sample gathered to the host, as every row source does
+            return hc_initial_stats(self._take, self.n_rows, K, rng, cov)
         if method == "random":
             return self._soft_stats(kind, form, K, self._random_resp(K, rng))
         if method == "kmeans":
@@ -858,6 +861,15 @@ class TorchRows:
             parts.append(_stats_about_own_means(Xc64, rw, kind))
         merged = merge_all(parts, form)
         return self._to_host(merged._replace(total_weight=self._total()), shift64)
+
+    def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows and weights at sorted positions (None: all) as float64 host arrays."""
+        rows = self.X if index is None else self.X[torch.from_numpy(index).to(self.device)]
+        weights = self.weights
+        if weights is not None and index is not None:
+            weights = weights[torch.from_numpy(index).to(self.device)]
+        host = rows.to(_F64).cpu().numpy()
+        return host, None if weights is None else weights.to(_F64).cpu().numpy()
 
     def _seed_stats(self, kind: str, K: int, seeds: np.ndarray) -> Stats:
         """Statistics of one row per component (a row chosen twice goes to the last)."""

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .._core.covariance import Covariance, DensityForm, Params
+from .._core.hc import hc_initial_stats
 from .._core.init import initial_assignment
 from .._core.stats import Stats
 from ..backends.numpy import NumpyRows
@@ -106,6 +107,8 @@ class BlockRows:
     ) -> Stats:
         """Statistics of the initial assignment ``method`` makes (see the module docstring)."""
         K = n_components
+        if method == "hc":  # its own sample, the same on every row source
+            return hc_initial_stats(self._take, self.n_rows, K, rng, cov)
         if self.n_rows <= INIT_SAMPLE_ROWS:
             X, w = self._take(None)
             return NumpyRows(X, w).initial_stats(K, method, rng, cov)
