@@ -371,13 +371,13 @@ def test_listed_summaries_are_the_commands_first_lines(name):
 
 
 def test_choices_come_from_the_registries(capsys, monkeypatch):
-    from gaussmix._core.covariance import COVARIANCE_TYPES
+    from gaussmix._core.covariance import COVARIANCE_TYPES, FAMILIES
     from gaussmix._core.criteria import CRITERIA
     from gaussmix._core.init import INIT_METHODS
 
     monkeypatch.setenv("COLUMNS", "400")  # no wrapped choice lists
     expected = {
-        "--covariance-type": [*COVARIANCE_TYPES, "all"],
+        "--covariance-type": [*COVARIANCE_TYPES, *FAMILIES, "all"],
         "--init-params": list(INIT_METHODS),
         "--criterion": list(CRITERIA),
     }
@@ -546,3 +546,20 @@ def test_real_process_has_no_traceback(files, tmp_path):
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "truncated" in result.stderr
+
+
+def test_select_mclust_family_starts_from_hc(files, tmp_path, capsys):
+    from gaussmix._core.covariance import MCLUST_NAMES
+
+    target = tmp_path / "mclust.gmm"
+    argv = ["select", files["csv"], "--k-range", "1..4", "-c", "mclust", "--json", "-o", target]
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    payload = json.loads(out)
+    types = {row["covariance_type"] for row in payload["candidates"]}
+    assert types == set(MCLUST_NAMES) and len(payload["candidates"]) == 4 * len(types)
+    assert payload["best"] == {"n_components": 3, "covariance_type": "EEE"}  # mclust's
+    assert load(target).init_params == "hc"
+    argv = ["fit", files["csv"], "-k", "2", "-c", "mclust", "--init-params", "kmeans"]
+    code, out, _ = run([*argv, "-o", tmp_path / "fit.gmm", "--seed", "0"], capsys)
+    assert code == 0 and load(tmp_path / "fit.gmm").init_params == "kmeans"

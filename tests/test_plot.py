@@ -288,3 +288,26 @@ def test_import_gaussmix_stays_light():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_selection_plot_draws_mclusts_styles(faithful):
+    from matplotlib.colors import to_hex
+
+    from gaussmix._core.covariance import MCLUST_NAMES
+
+    result = select(faithful, range(1, 4), "mclust")
+    ax = plot_selection(result)
+    _render(ax.figure)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == list(MCLUST_NAMES)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(MCLUST_NAMES)
+    # mclust.options("bicPlotColors") and its filled or open symbols.
+    assert to_hex(lines["VVV"].get_color()) == "#cc0000"
+    assert to_hex(lines["EEE"].get_color()) == "#597dc3"
+    assert to_hex(lines["EEE"].get_markerfacecolor()) == "#597dc3"  # filled square, pch 15
+    assert to_hex(lines["VVV"].get_markerfacecolor()) == "#ffffff"  # open square, pch 0
+    assert [t.get_text() for t in ax.texts] == ["best: K = 3, EEE"]
+    # scikit-learn's names draw in the styles of their mclust names.
+    ax = plot_selection(select(faithful, [1, 2], ["full", "tied"], random_state=0))
+    colors = [to_hex(line.get_color()) for line in ax.get_lines()]
+    assert colors == ["#cc0000", "#597dc3"]

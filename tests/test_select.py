@@ -194,6 +194,7 @@ def test_dataframe_keeps_feature_names(faithful):
         ({"n_components": None}, TypeError, "iterable"),
         ({"covariance_types": ["full", "banana"]}, ValueError, "banana"),
         ({"covariance_types": []}, ValueError, "empty"),
+        ({"covariance_types": "mclustt"}, ValueError, "'VII', 'mclust'"),
         ({"criterion": "mdl"}, ValueError, "'bic', 'aic', 'icl'"),
         ({"covariance_type": "full"}, TypeError, "covariance_type"),
         ({"tol": -1}, ValueError, r"No candidate could be fitted.*tol"),
@@ -214,3 +215,80 @@ def test_bad_data():
 def test_exported():
     assert gaussmix.select is select
     assert gaussmix.SelectionResult is select_module.SelectionResult
+
+
+# -- the mclust family -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def family(faithful):
+    return select(faithful, range(1, 10), "mclust", tol=1e-5, max_iter=1000)
+
+
+def test_mclust_family_fits_every_model_for_every_k(family):
+    from gaussmix._core.covariance import MCLUST_NAMES
+
+    assert [(r["covariance_type"], r["n_components"]) for r in family.records] == [
+        (name, k) for name in MCLUST_NAMES for k in range(1, 10)
+    ]
+    assert all(r["error"] is None for r in family.records)
+    for (k, name), model in family.models_.items():
+        assert model.init_params == "hc" and model.covariance_type == name
+        assert model.n_components == k
+
+
+def test_mclust_family_lands_on_mclusts_old_faithful_answer(family):
+    # Mclust(faithful): EEE with K = 3, BIC -2314.316 in mclust's sign.
+    assert family.best_params_ == {"n_components": 3, "covariance_type": "EEE"}
+    assert family.best_score_ == pytest.approx(2314.316, abs=0.05)
+    assert family.best_score_ <= 2314.316 + 1e-3  # a likelihood at least mclust's
+
+
+def test_mclust_family_matches_mclusts_table(family):
+    # mclustBIC(faithful), negated, for the models gaussmix has under the same names.
+    mclust = {
+        "EEE": [2607.623, 2325.220, 2314.316, 2331.223, 2360.659, 2347.352, 2369.330],
+        "VVV": [2607.623, 2322.192, 2349.696, 2351.493, 2379.388, 2387.016, 2412.440],
+        "VVI": [3055.835, 2346.065, 2342.366, 2343.486, 2351.017, 2373.469, 2394.696],
+    }
+    grid = family.grid()
+    for name, values in mclust.items():
+        ours = grid[name].to_numpy()[: len(values)]
+        assert np.all(ours <= np.asarray(values) + 1e-3), name  # never worse than mclust
+        # (mclust's EM stops at a relative change of 1e-5; at K = 7 that leaves 1.4.)
+        np.testing.assert_allclose(ours[:6], values[:6], atol=0.5)
+
+
+def test_grid_is_the_table_by_k_and_type(family, monkeypatch):
+    grid = family.grid("icl")
+    assert grid.shape == (9, len(set(r["covariance_type"] for r in family.records)))
+    assert list(grid.index) == list(range(1, 10))
+    for r in family.records:
+        assert grid.loc[r["n_components"], r["covariance_type"]] == r["icl"]
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    plain = family.grid()
+    assert plain["EEE"][3] == family.best_score_
+    with pytest.raises(ValueError, match="criterion"):
+        family.grid("mdl")
+
+
+def test_family_start_yields_to_a_given_init(faithful):
+    result = select(faithful, [2], "mclust", init_params="kmeans", random_state=0)
+    assert {m.init_params for m in result.models_.values()} == {"kmeans"}
+
+
+def test_family_failures_are_recorded():
+    X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 2.5], [3.0, 1.0], [2.0, 0.0]])
+    result = select(X, [1, 2, 6], "mclust")
+    failed = {(r["n_components"], r["covariance_type"]) for r in result.records if r["error"]}
+    assert {k for k, _ in failed} == {6}
+    assert result.best_params_["n_components"] in (1, 2)
+
+
+def test_mclust_names_fit_exactly_as_scikit_learns(faithful):
+    from gaussmix._core.covariance import COVARIANCE_TYPES
+
+    for name, model in COVARIANCE_TYPES.items():
+        a = GaussianMixture(3, covariance_type=name, random_state=0).fit(faithful)
+        b = GaussianMixture(3, covariance_type=model.mclust_name, random_state=0).fit(faithful)
+        np.testing.assert_array_equal(a.means_, b.means_)
+        np.testing.assert_array_equal(a.covariances_, b.covariances_)
+        assert a.bic(faithful) == b.bic(faithful)

@@ -27,7 +27,24 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_convergence", "plot_mixture", "plot_selection"]
 
-_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
+# mclust's BIC plot styles (mclust.options("bicPlotColors", "bicPlotSymbols")) by the
+# model's mclust name: colour, marker (R's plotting symbol), filled.
+_MCLUST_STYLE = {
+    "EII": ("gray", "^", True),  # pch 17
+    "VII": ("black", "^", False),  # 2
+    "EEI": ("#218B21", "o", True),  # 16
+    "EVI": ("#41884F", r"$\oplus$", True),  # 10
+    "VEI": ("#508476", r"$\otimes$", True),  # 13
+    "VVI": ("#58819C", "o", False),  # 1
+    "EEE": ("#597DC3", "s", True),  # 15
+    "VEE": ("#5178EA", r"$\ast$", True),  # 8
+    "EVE": ("#716EE7", "D", False),  # 5
+    "VVE": ("#9B60B8", "d", False),  # 9 (a diamond with a plus in R)
+    "EEV": ("#B2508B", r"$\boxplus$", True),  # 12
+    "VEV": ("#C03F60", r"$\boxtimes$", True),  # 7
+    "EVV": ("#C82A36", r"$\boxdot$", True),  # 14 (a square with a triangle in R)
+    "VVV": ("#CC0000", "s", False),  # 0
+}
 
 
 def _pyplot() -> Any:
@@ -57,28 +74,22 @@ def _feature_names(model: Any, X: Any, d: int) -> list[str]:
     return [f"x{i}" for i in range(d)]
 
 
+def _dense(model: Any, k: int) -> np.ndarray:
+    """Component ``k``'s covariance as a (d, d) matrix, from the model registry."""
+    from ._core.covariance import get_covariance
+
+    K, d = model.means_.shape
+    form = get_covariance(model.covariance_type).form
+    return form.dense(model.covariances_, K, d)[k]
+
+
 def _variance(model: Any, k: int, i: int) -> float:
-    cov = model.covariances_
-    return float(
-        {
-            "full": lambda: cov[k][i, i],
-            "tied": lambda: cov[i, i],
-            "diag": lambda: cov[k][i],
-            "spherical": lambda: cov[k],
-        }[model.covariance_type]()
-    )
+    return float(_dense(model, k)[i, i])
 
 
 def _covariance_2d(model: Any, k: int, i: int, j: int) -> np.ndarray:
     """The (2, 2) covariance of component ``k`` over features ``i`` (x) and ``j`` (y)."""
-    cov, idx = model.covariances_, [i, j]
-    if model.covariance_type == "full":
-        return np.asarray(cov[k][np.ix_(idx, idx)])
-    if model.covariance_type == "tied":
-        return np.asarray(cov[np.ix_(idx, idx)])
-    if model.covariance_type == "diag":
-        return np.diag(cov[k][idx])
-    return np.eye(2) * cov[k]
+    return _dense(model, k)[np.ix_([i, j], [i, j])]
 
 
 def _ellipse(mean: np.ndarray, cov: np.ndarray, n_sigma: float, **kwargs: Any) -> Any:
@@ -322,8 +333,13 @@ def plot_selection(
 ) -> Axes:
     """Criterion against the number of components, one line per covariance type.
 
-    Like mclust's BIC plot, but with gaussmix's sign: **lower is better**. The
-    winner is circled and labelled; failed candidates leave gaps.
+    Drawn as mclust's BIC plot (``plot.mclustBIC``): one line per model over K,
+    each model in mclust's colour and plotting symbol (scikit-learn's four in
+    those of their mclust names: full = VVV, tied = EEE, diag = VVI,
+    spherical = VII), the legend naming the types as the selection did (mclust's
+    names for ``covariance_types="mclust"``). The sign is gaussmix's: **lower is
+    better** (mclust plots the negated values, higher is better). The winner is
+    circled and labelled; failed candidates leave gaps.
 
     Parameters
     ----------
@@ -343,23 +359,24 @@ def plot_selection(
         raise ValueError(f"Invalid criterion {criterion!r}. Choose one of 'bic', 'aic', 'icl'.")
     if ax is None:
         ax = plt.subplots(figsize=(7, 4.5), layout="constrained")[1]
+    from ._core.covariance import get_covariance
+
     records = result.records
     types = list(dict.fromkeys(r["covariance_type"] for r in records))
-    colors = _colors(max(len(types), 1))
-    for color, covariance_type in zip(colors, types, strict=False):
+    for covariance_type in types:
         rows = sorted(
             (r for r in records if r["covariance_type"] == covariance_type),
             key=lambda r: r["n_components"],
         )
-        ks = [r["n_components"] for r in rows]
-        values = [r[criterion] for r in rows]
+        color, marker, filled = _MCLUST_STYLE[get_covariance(covariance_type).mclust_name]
         ax.plot(
-            ks,
-            values,
-            marker=_MARKERS.get(covariance_type, "o"),
+            [r["n_components"] for r in rows],
+            [r[criterion] for r in rows],
+            marker=marker,
             color=color,
-            lw=1.5,
-            ms=6,
+            mfc=color if filled else "white",
+            lw=1.3,
+            ms=7,
             label=covariance_type,
         )
     scores = [(r[criterion], i) for i, r in enumerate(records) if np.isfinite(r[criterion])]
@@ -391,7 +408,14 @@ def plot_selection(
     ax.set_ylabel(f"{criterion.upper()} (lower is better)")
     ax.set_title(f"Model selection by {criterion.upper()}")
     ax.grid(True, alpha=0.3)
-    ax.legend(title="covariance", frameon=False, fontsize="small")
+    ax.legend(
+        title="covariance",
+        frameon=False,
+        fontsize="small",
+        ncol=2 if len(types) > 7 else 1,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
     return ax
 
 

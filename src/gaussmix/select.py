@@ -3,6 +3,12 @@
 ``gaussmix.select`` fits one :class:`~gaussmix.GaussianMixture` per number of
 components and covariance type, in parallel, and scores each with BIC, AIC and
 ICL (see :mod:`gaussmix._core.criteria`; **lower is better for all three**).
+
+``covariance_types="mclust"`` fits R mclust's family of models under mclust's
+names (EII ... VVV; see :data:`gaussmix._core.covariance.FAMILIES`), started as
+mclust starts them (``init_params='hc'``, unless given), as ``mclustBIC`` does.
+mclust reports BIC as ``2 log L - p log n``, higher is better: the same number
+negated, so ``-result.grid()`` is mclust's BIC table.
 """
 
 from __future__ import annotations
@@ -17,12 +23,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
-from ._core.covariance import covariance_names
+from ._core.covariance import FAMILIES, covariance_names
 from ._core.criteria import CRITERIA, criteria, entropy
 from ._estimator import GaussianMixture
 from ._validation import check_choice, check_finite
 
-__all__ = ["CRITERIA", "SelectionResult", "select"]
+__all__ = ["CRITERIA", "SelectionResult", "expand_family", "select"]
 
 COLUMNS = (
     "n_components",
@@ -85,6 +91,35 @@ class SelectionResult:
             return self.records
         return pd.DataFrame.from_records(self.records, columns=list(COLUMNS))
 
+    def grid(self, criterion: str | None = None) -> Any:
+        """The criterion as a table: one row per K, one column per covariance type.
+
+        mclust's BIC table (``mclustBIC``) in gaussmix's sign (lower is better;
+        negate it for mclust's). Candidates that could not be fitted are NaN.
+
+        Parameters
+        ----------
+        criterion : {'bic', 'aic', 'icl'}, optional
+            Defaults to the one the selection used.
+
+        Returns
+        -------
+        pandas.DataFrame, or dict of dict without pandas
+            ``grid[covariance_type][K]``, columns in the order the types were given.
+        """
+        criterion = criterion or self.criterion
+        check_choice("criterion", criterion, CRITERIA)
+        table: dict[str, dict[int, float]] = {}
+        for r in self.records:
+            table.setdefault(r["covariance_type"], {})[r["n_components"]] = r[criterion]
+        try:
+            import pandas as pd
+        except ImportError:
+            return table
+        frame = pd.DataFrame(table)
+        frame.index.name = "n_components"
+        return frame.sort_index()
+
     @property
     def best_score_(self) -> float:
         """The winner's criterion value."""
@@ -119,8 +154,11 @@ def select(
         A DataFrame's column names are kept by the fitted models.
     n_components : int or iterable of int, default=range(1, 10)
         Numbers of components to try.
-    covariance_types : str or iterable of str, default=all four
-        Among 'full', 'tied', 'diag', 'spherical'.
+    covariance_types : str or iterable of str, default=scikit-learn's four
+        Names of covariance models (any ``covariance_type``), or the name of a
+        family: 'mclust' fits mclust's models (EII ... VVV, under mclust's
+        names) and, unless ``init_params`` is given, starts them from mclust's
+        hierarchical clustering (``'hc'``).
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         What to minimise (see the module docstring; lower is better for all).
     n_init : int, default=1
@@ -153,7 +191,7 @@ def select(
         recorded in the table with its error; it does not stop the others.
     """
     ks = _components(n_components)
-    types = _covariance_types(covariance_types)
+    types, gm_kwargs = expand_family(covariance_types, gm_kwargs)
     check_choice("criterion", criterion, CRITERIA)
     for name in ("n_components", "covariance_type", "n_init", "random_state"):
         if name in gm_kwargs:
@@ -201,6 +239,27 @@ def select(
         n_samples=n_samples,
         models_=models,
     )
+
+
+def expand_family(
+    covariance_types: str | Iterable[str], gm_kwargs: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """The covariance types ``covariance_types`` names, and the estimator options to use.
+
+    A family's name (see :data:`gaussmix._core.covariance.FAMILIES`) stands for
+    its models, and its ``init_params`` applies unless ``gm_kwargs`` sets one.
+
+    Raises
+    ------
+    ValueError
+        If a name is neither a covariance type nor a family, or none is given.
+    """
+    if isinstance(covariance_types, str) and covariance_types not in FAMILIES:
+        check_choice("covariance_types", covariance_types, (*covariance_names(), *FAMILIES))
+    family = FAMILIES.get(covariance_types) if isinstance(covariance_types, str) else None
+    if family is None:
+        return _covariance_types(covariance_types), gm_kwargs
+    return list(family.names), {"init_params": family.init_params, **gm_kwargs}
 
 
 def _components(n_components: Any) -> list[int]:

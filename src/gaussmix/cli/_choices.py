@@ -20,6 +20,13 @@ def covariance_types() -> tuple[str, ...]:
     return tuple(COVARIANCE_TYPES)
 
 
+def families() -> tuple[str, ...]:
+    """Names of model families (``-c mclust``: mclust's models, started as mclust does)."""
+    from .._core.covariance import FAMILIES
+
+    return tuple(FAMILIES)
+
+
 def init_methods() -> tuple[str, ...]:
     """Every initialisation method ``init_params`` accepts."""
     from .._core.init import INIT_METHODS

@@ -33,15 +33,25 @@ def parse_k_range(text: str) -> list[int]:
     return ks
 
 
-def covariance_types(choice: str | None, single: bool) -> list[str]:
-    """The types a ``-c`` choice names: one, or every type for 'all'; without a
-    choice, GaussianMixture's default for one fit (``single``), else every type."""
+def covariance_types(
+    choice: str | None, single: bool, gm_kwargs: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """The types a ``-c`` choice names, and the estimator options to fit them with.
+
+    One type; every type for 'all'; a family's models, with its start unless
+    ``--init-params`` is given (:func:`gaussmix.select.expand_family`); without
+    a choice, GaussianMixture's default for one fit (``single``), else every type.
+    """
     if choice is None and single:
         from .._estimator import GaussianMixture
 
-        return [GaussianMixture().covariance_type]
+        return [GaussianMixture().covariance_type], gm_kwargs
+    if choice in _choices.families():
+        from ..select import expand_family
+
+        return expand_family(choice, gm_kwargs)
     every = list(_choices.covariance_types())
-    return every if choice in (None, _choices.ALL) else [choice]
+    return (every if choice in (None, _choices.ALL) else [choice]), gm_kwargs
 
 
 def estimator_kwargs(

@@ -65,6 +65,6 @@ def init_params() -> Any:
 
 
 def covariance_type(default: str | None, help: str) -> Any:
-    """``-c/--covariance-type``: a covariance type, or 'all'."""
-    names = (*_choices.covariance_types(), _choices.ALL)
+    """``-c/--covariance-type``: a covariance type, a family of them, or 'all'."""
+    names = (*_choices.covariance_types(), *_choices.families(), _choices.ALL)
     return choice(names, default, "-c", "--covariance-type", help=help)

@@ -13,7 +13,9 @@ def fit(
     k: int | None = typer.Option(None, "-k", "--n-components", min=1, help="Components."),
     k_range: str | None = typer.Option(None, "--k-range", help=_options.K_RANGE_HELP),
     covariance_type: str | None = _options.covariance_type(
-        None, "Covariance type; 'all' tries each. Default: full with -k, all otherwise."
+        None,
+        "Covariance type; 'all' tries each, a family its models (mclust: with mclust's "
+        "start). Default: full with -k, all otherwise.",
     ),
     columns: list[str] | None = _options.COLUMNS,
     criterion: str | None = _options.criterion(),
@@ -46,8 +48,8 @@ def fit(
     if k is not None and k_range is not None:
         raise CliError("give either -k or --k-range, not both")
     ks = [k] if k is not None else parse_k_range(k_range or "1..9")
-    types = covariance_types(covariance_type, single=k is not None)
     gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
+    types, gm_kwargs = covariance_types(covariance_type, k is not None, gm_kwargs)
     data_file = open_data(data, columns)
     X = fit_input(data_file)
     show = not quiet and not as_json

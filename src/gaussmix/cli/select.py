@@ -10,7 +10,10 @@ from . import _choices, _options
 def select(
     data: str = _options.DATA,
     k_range: str = typer.Option("1..9", "--k-range", help=_options.K_RANGE_HELP),
-    covariance_type: str = _options.covariance_type(_choices.ALL, "Covariance type(s) to try."),
+    covariance_type: str = _options.covariance_type(
+        _choices.ALL,
+        "Covariance type(s) to try: one, 'all', or a family (mclust: its models and its start).",
+    ),
     columns: list[str] | None = _options.COLUMNS,
     criterion: str | None = _options.criterion(),
     n_init: int = _options.N_INIT,
@@ -44,8 +47,8 @@ def select(
     from ._progress import warnings_as_lines
 
     ks = parse_k_range(k_range)
-    types = covariance_types(covariance_type, single=False)
     gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
+    types, gm_kwargs = covariance_types(covariance_type, False, gm_kwargs)
     data_file = open_data(data, columns)
     X = fit_input(data_file)
     show = not quiet and not as_json

@@ -12,15 +12,20 @@ looks at a model's name.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .forms import FORMS, DensityForm, IllConditionedError
 from .models import Covariance, DiagModel, FullModel, SphericalModel, TiedModel
 from .params import Params, params_problem
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "FAMILIES",
     "FORMS",
+    "MCLUST_NAMES",
     "Covariance",
     "DensityForm",
+    "Family",
     "IllConditionedError",
     "Params",
     "covariance_names",
@@ -32,6 +37,36 @@ COVARIANCE_TYPES: dict[str, Covariance] = {
     m.name: m for m in (FullModel(), TiedModel(), DiagModel(), SphericalModel())
 }
 """The models by their canonical names, in the order they are listed to users."""
+
+_MCLUST_ORDER = (
+    *("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE"),
+    *("VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"),
+)  # mclust's order of its fourteen models
+MCLUST_NAMES: tuple[str, ...] = tuple(
+    sorted((m.mclust_name for m in COVARIANCE_TYPES.values()), key=_MCLUST_ORDER.index)
+)
+"""mclust's names of the registered models, in mclust's order; each is a valid
+``covariance_type``."""
+
+
+class Family(NamedTuple):
+    """A named set of models fitted together (``select(covariance_types=name)``).
+
+    Attributes
+    ----------
+    names : tuple of str
+        The models' names, in the order they are listed.
+    init_params : str
+        The start the family's own software uses.
+    """
+
+    names: tuple[str, ...]
+    init_params: str
+
+
+FAMILIES: dict[str, Family] = {"mclust": Family(MCLUST_NAMES, "hc")}
+"""Families by name: 'mclust' is R mclust's models under its names, started as
+mclust starts them (hierarchical clustering, 'hc')."""
 
 _BY_NAME: dict[str, Covariance] = {
     name: model for model in COVARIANCE_TYPES.values() for name in (model.name, *model.aliases)

@@ -40,13 +40,16 @@ class Covariance:
     name : str
         The model's name as ``covariance_type`` accepts it.
     aliases : tuple of str
-        Other names of the same model.
+        Other names of the same model (mclust's name for scikit-learn's four).
+    mclust_name : str
+        The model's name in mclust (EII, ..., VVV).
     form : DensityForm
         How its covariances are stored and used.
     """
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
+    mclust_name: ClassVar[str]
     form: ClassVar[DensityForm]
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
@@ -85,6 +88,8 @@ class Covariance:
 
 class FullModel(Covariance):
     name = "full"
+    aliases = ("VVV",)
+    mclust_name = "VVV"
     form = Full()
 
     def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
@@ -97,6 +102,8 @@ class FullModel(Covariance):
 
 class TiedModel(Covariance):
     name = "tied"
+    aliases = ("EEE",)
+    mclust_name = "EEE"
     form = Shared()
 
     def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
@@ -108,6 +115,8 @@ class TiedModel(Covariance):
 
 class DiagModel(Covariance):
     name = "diag"
+    aliases = ("VVI",)
+    mclust_name = "VVI"
     form = Diagonal()
 
     def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
@@ -120,6 +129,8 @@ class DiagModel(Covariance):
 
 class SphericalModel(Covariance):
     name = "spherical"
+    aliases = ("VII",)
+    mclust_name = "VII"
     form = Spherical()
 
     def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
