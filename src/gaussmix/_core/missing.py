@@ -21,7 +21,9 @@ per row. Rows with every value missing carry no information and are left out.
 
 :class:`MissingRows` presents rows with NaN through the ordinary rows interface
 (see :mod:`gaussmix.backends`): complete rows go to any backend's rows object (the
-fast kernels), incomplete rows to the kernels here.
+fast kernels), incomplete rows to the conditional Gaussians of :mod:`.conditional`
+(the one implementation of that algebra, which ``impute`` and
+``GaussianMixture.condition`` use too) and to the expected statistics here.
 """
 
 from __future__ import annotations
@@ -31,12 +33,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .covariance import Covariance, DensityForm, IllConditionedError, Params
+from .conditional import (
+    Conditional,
+    component_covariances,
+    condition_nothing,
+    condition_rows,
+    draw,
+)
+from .covariance import Covariance, DensityForm, Params
 from .stats import Stats, merge_all
 
 __all__ = ["MissingRows", "PatternGroups", "check_missing", "group_patterns", "impute"]
 
-_LOG_2PI = np.log(2.0 * np.pi)
 _BLOCK_BYTES = 2**23  # per block of incomplete rows: bounds the (rows, d, d) temporaries
 
 
@@ -101,164 +109,11 @@ def check_missing(X: np.ndarray, *, fitting: bool, name: str = "X") -> None:
             )
 
 
-# -- kernels on one block of incomplete rows ------------------------------------------
-
-
-class _Block(NamedTuple):
-    """Posterior pieces of a block of incomplete rows under every component.
-
-    ``cond`` is the conditional covariance of the missing coordinates, embedded in
-    (d, d) with zeros on observed ones: for full and tied one matrix per component
-    and pattern, (K, G, d, d), row i using pattern ``group[i]``; for diag and
-    spherical its diagonal per row, (K, n, d), and ``group`` is None.
-    """
-
-    log_norm: np.ndarray  # (n,)
-    log_resp: np.ndarray  # (n, K)
-    xhat: np.ndarray  # (K, n, d): x with x_m replaced by E[x_m | x_o, k]
-    cond: np.ndarray
-    group: np.ndarray | None
-
-
-def _log_weights(weights: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):  # a weight of 0 (a dropped component) gives -inf
-        return np.log(weights)
-
-
-def _normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    top = wlp.max(axis=1, keepdims=True)
-    shifted = wlp - top  # normalised relative to the top: exact even when |top| is huge
-    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return (log_sum + top)[:, 0], shifted - log_sum
-
-
-def _cholesky_observed(sigma: np.ndarray, both_obs: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    """Batched Cholesky factors of each pattern's Σ_oo (identity on missing coordinates).
-
-    Each observed variance gets a relative jitter of 1e-13 (far below any
-    statistical error): a covariance that passed the M-step's Cholesky can still be
-    numerically singular when reg_covar is negligible at the data's scale, and the
-    jitter keeps Σ_mo Σ_oo⁻¹ Σ_om within Σ_mm instead of rounding noise blown up
-    to overflow. Should a sub-block still fail, the jitter grows (1e-10, then
-    1e-7) so the fit goes on and EM can repair the component; beyond, a clear error.
-    """
-    masked = sigma * both_obs
-    variances = np.diagonal(sigma, axis1=-2, axis2=-1) * np.diagonal(both_obs, axis1=1, axis2=2)
-    eye = np.eye(sigma.shape[-1])
-    for jitter in (1e-13, 1e-10, 1e-7):
-        try:
-            return np.linalg.cholesky(masked + fill + jitter * variances[:, :, None] * eye)
-        except np.linalg.LinAlgError:
-            continue
-    raise IllConditionedError(
-        "A covariance is numerically singular on a subset of the features; increase reg_covar."
-    )
-
-
-_MAX_MAHALANOBIS = 1e300  # a density of exp(-5e299) is 0 already; beyond, sums could overflow
-_LARGEST = 1e300  # conditional covariances beyond it are overflow from rounding noise
-_LARGEST_MEAN = 1e150  # conditional means beyond it (data stop at 1e140) likewise
-
-
-def _squared_norms(z: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-    """Σ_j z_ij² (or Σ_j z_ij² scale_j), saturated at ``_MAX_MAHALANOBIS`` instead of inf.
-
-    A row so far from a component that its squared distance leaves float range has
-    zero density there either way; saturating keeps its log-likelihood finite, so a
-    row far from every component gets finite, well-defined responsibilities.
-    """
-    with np.errstate(over="ignore"):
-        squares = z * z
-        total = squares.sum(axis=1) if scale is None else squares @ scale
-    return np.minimum(total, _MAX_MAHALANOBIS)
-
-
-def _block_dense(
-    X: np.ndarray,
-    group: np.ndarray,
-    masks: np.ndarray,
-    params: Params,
-    covariances: np.ndarray,
-    shared: bool,
-) -> _Block:
-    """Covariance matrices ``covariances`` (K, d, d); row i observes ``masks[group[i]]``.
-
-    With ``shared`` (one covariance for every component) each pattern is factored once.
-
-    Each pattern's Σ_oo = L Lᵀ is factored by a batched Cholesky of Σ with its
-    missing rows and columns replaced by the identity's (same factor on the observed
-    block, log-determinant and solves unchanged), so any number of patterns costs no
-    Python loop. With z = L⁻¹(x_o − μ_o) and B = L⁻¹Σ_om, the conditional mean is
-    μ_m + Bᵀz and the conditional covariance Σ_mm − BᵀB: both stay within the data's
-    scale even when Σ_oo is nearly singular (Σ_mo Σ_oo⁻¹ on its own would not).
-    """
-    n, d = X.shape
-    K = params.means.shape[0]
-    obs = masks.astype(np.float64)  # (G, d)
-    mis = 1.0 - obs
-    both_obs = obs[:, :, None] * obs[:, None, :]
-    both_mis = mis[:, :, None] * mis[:, None, :]
-    observed = masks[group]  # (n, d)
-    n_obs = observed.sum(axis=1)
-    eye = np.eye(d)
-    wlp = np.empty((n, K))
-    xhat = np.empty((K, n, d))
-    cond = np.empty((K, masks.shape[0], d, d))
-    factor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-    for k in range(K):
-        mu = params.means[k]
-        if factor is None or not shared:
-            sigma = covariances[k]
-            chol = _cholesky_observed(sigma, both_obs, eye * mis[:, None, :])
-            chol_inv = np.linalg.inv(chol)  # (G, d, d), lower triangular
-            log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-            with np.errstate(over="ignore", invalid="ignore"):
-                gain = np.matmul(chol_inv, obs[:, :, None] * sigma * mis[:, None, :])  # L⁻¹Σ_om
-                schur = both_mis * (sigma - np.matmul(gain.transpose(0, 2, 1), gain))
-            # A covariance whose cross terms are rounding noise (variances more than
-            # 1/eps apart, reg_covar negligible) can blow these up: such a pattern
-            # falls back to the unconditional mean and covariance of x_m.
-            broken = ~(np.abs(schur) <= _LARGEST).all(axis=(1, 2))
-            gain[broken], schur[broken] = 0.0, both_mis[broken] * sigma
-            factor = (chol_inv, gain, log_det, schur)
-        chol_inv, gain, log_det, schur = factor
-        diff = np.where(observed, X - mu, 0.0)
-        z = np.einsum("nij,nj->ni", chol_inv[group], diff)
-        wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + log_det[group] + _squared_norms(z))
-        plain = np.where(observed, X, mu)
-        with np.errstate(over="ignore", invalid="ignore"):
-            filled = plain + np.einsum("nji,nj->ni", gain[group], z)
-        # (the same fallback for rows so far out that their conditional mean overflows)
-        xhat[k] = np.where((np.abs(filled) <= _LARGEST_MEAN).all(axis=1)[:, None], filled, plain)
-        cond[k] = schur
-    log_norm, log_resp = _normalise(wlp + _log_weights(params.weights))
-    return _Block(log_norm, log_resp, xhat, cond, group)
-
-
-def _block_diagonal(
-    X: np.ndarray, observed: np.ndarray, params: Params, var: np.ndarray
-) -> _Block:
-    """Diagonal covariances, variances ``var`` (K, d); ``observed`` (n, d) may differ by row."""
-    n, d = X.shape
-    K = params.means.shape[0]
-    x0 = np.where(observed, X, 0.0)
-    obs = observed.astype(np.float64)
-    wlp = np.empty((n, K))
-    xhat = np.empty((K, n, d))
-    cond = np.empty((K, n, d))
-    n_obs = obs.sum(axis=1)
-    for k in range(K):
-        diff = (x0 - params.means[k]) * obs
-        maha = _squared_norms(diff, 1.0 / var[k])
-        wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + obs @ np.log(var[k]) + maha)
-        xhat[k] = np.where(observed, X, params.means[k])
-        cond[k] = (1.0 - obs) * var[k]
-    log_norm, log_resp = _normalise(wlp + _log_weights(params.weights))
-    return _Block(log_norm, log_resp, xhat, cond, None)
+# -- statistics of one block of incomplete rows ----------------------------------------
 
 
 def _block_stats(
-    block: _Block, weights: np.ndarray | None, form: DensityForm, centres: np.ndarray
+    block: Conditional, weights: np.ndarray | None, form: DensityForm, centres: np.ndarray
 ) -> Stats:
     """Expected sufficient statistics of a block, taken about ``centres`` then moved."""
     rw = np.exp(block.log_resp)
@@ -345,26 +200,22 @@ class MissingRows:
     def total_weight(self) -> float:
         return float(self._n if self._weights is None else self._weights.sum())
 
-    def _blocks(self, params: Params, cov: Covariance) -> Iterator[tuple[slice, _Block]]:
+    def _blocks(self, params: Params, cov: Covariance) -> Iterator[tuple[slice, Conditional]]:
         """``(rows, block)`` over the incomplete rows (positions in pattern order)."""
         n_inc, d = self._X_inc.shape
         K = params.means.shape[0]
         step = int(np.clip(_BLOCK_BYTES // (8 * d * (d + 2 * K)), 16, 4096))
         form = cov.form
-        if form.diagonal:
-            variances = form.variances(params.covariances, d)
-        else:
-            dense = form.dense(params.covariances, K, d)
+        covariances = component_covariances(params, form)
         for start in range(0, n_inc, step):
             rows = slice(start, min(start + step, n_inc))
             X = self._X_inc[rows]
             if form.diagonal:
-                yield rows, _block_diagonal(X, self._obs_inc[rows], params, variances)
+                yield rows, condition_rows(X, self._obs_inc[rows], params, form, covariances)
             else:
                 group = self._group_inc[rows]  # sorted: the block's patterns are contiguous
                 masks = self.groups.observed[group[0] : group[-1] + 1]
-                shared = not form.per_component
-                yield rows, _block_dense(X, group - group[0], masks, params, dense, shared)
+                yield rows, condition_rows(X, masks, params, form, covariances, group - group[0])
 
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged statistics: ordinary ones of complete rows, expected ones of the rest.
@@ -414,7 +265,7 @@ class MissingRows:
         for rows, block in self._blocks(params, cov):
             pieces.append((self.incomplete_index[rows], reduce(block.log_norm, block.log_resp)))
         if self.empty_index.size:
-            empty = _block_empty(self.empty_index.size, params, cov)
+            empty = condition_nothing(self.empty_index.size, params, cov.form)
             pieces.append((self.empty_index, reduce(empty.log_norm, empty.log_resp)))
         first = pieces[0][1]
         out = np.empty((self._n, *first.shape[1:]), dtype=first.dtype)
@@ -479,48 +330,17 @@ def impute(
     rows = MissingRows(X[incomplete], None, _no_complete_rows)
     blocks = [(rows.incomplete_index[span], block) for span, block in rows._blocks(params, cov)]
     if rows.empty_index.size:
-        blocks.append((rows.empty_index, _block_empty(rows.empty_index.size, params, cov)))
+        nothing = condition_nothing(rows.empty_index.size, params, cov.form)
+        blocks.append((rows.empty_index, nothing))
     filled = np.empty((incomplete.size, X.shape[1]))
     for index, block in blocks:
-        resp = np.exp(block.log_resp)
         if rng is None:
-            filled[index] = np.einsum("nk,knd->nd", resp, block.xhat)
+            filled[index] = np.einsum("nk,knd->nd", np.exp(block.log_resp), block.xhat)
         else:
-            filled[index] = _draw(block, resp, cov, rng)
+            filled[index] = draw(block, rng)
     X[incomplete] = np.where(missing[incomplete], filled, X[incomplete])
     return X
 
 
 def _no_complete_rows(X: np.ndarray, weights: np.ndarray | None) -> None:
     raise AssertionError("impute only builds rows without complete rows")
-
-
-def _block_empty(n: int, params: Params, cov: Covariance) -> _Block:
-    """Rows that observe nothing: posterior = prior, x̂ = μ_k, C = Σ_k."""
-    K, d = params.means.shape
-    log_norm, log_resp = _normalise(np.broadcast_to(_log_weights(params.weights), (n, K)))
-    xhat = np.broadcast_to(params.means[:, None, :], (K, n, d)).copy()
-    form = cov.form
-    if not form.diagonal:
-        cond = form.dense(params.covariances, K, d)[:, None]
-        return _Block(log_norm, log_resp, xhat, cond, np.zeros(n, dtype=np.intp))
-    var = form.variances(params.covariances, d)
-    cond = np.broadcast_to(var[:, None, :], (K, n, d)).copy()
-    return _Block(log_norm, log_resp, xhat, cond, None)
-
-
-def _draw(
-    block: _Block, resp: np.ndarray, cov: Covariance, rng: np.random.RandomState
-) -> np.ndarray:
-    """One draw of each row from its conditional mixture, shape (n, d)."""
-    n = resp.shape[0]
-    u = np.asarray(rng.uniform(size=n))
-    labels = np.minimum((resp.cumsum(axis=1) < u[:, None]).sum(axis=1), resp.shape[1] - 1)
-    mean: np.ndarray = block.xhat[labels, np.arange(n)]
-    noise = rng.standard_normal(size=mean.shape)
-    if block.group is not None:
-        # A PSD square root of each conditional covariance (zero on x_o).
-        vals, vecs = np.linalg.eigh(block.cond[labels, block.group])
-        roots = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]
-        return mean + np.einsum("nij,nj->ni", roots, noise)
-    return mean + np.sqrt(block.cond[labels, np.arange(n)]) * noise
