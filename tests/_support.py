@@ -86,3 +86,19 @@ def explicit_init(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) ->
     cov = get_covariance(covariance_type)
     precisions = cov.form.precisions(cov.form.cholesky_precisions(covariances))
     return {"weights_init": weights, "means_init": means, "precisions_init": precisions}
+
+
+def fitted_mixture(params: Params, covariance_type: str) -> Any:
+    """A fitted ``gaussmix.GaussianMixture`` holding ``params`` (as a restored model does)."""
+    from gaussmix import GaussianMixture
+
+    form = get_covariance(covariance_type).form
+    model = GaussianMixture(len(params.weights), covariance_type=covariance_type)
+    model.weights_ = params.weights
+    model.means_ = params.means
+    model.covariances_ = params.covariances
+    model.precisions_cholesky_ = params.precisions_cholesky
+    model.precisions_ = form.precisions(params.precisions_cholesky)
+    model.converged_, model.n_iter_, model.lower_bound_ = True, 0, 0.0
+    model.n_features_in_ = params.means.shape[1]
+    return model

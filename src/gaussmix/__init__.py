@@ -17,6 +17,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._compat import gmm_em
     from ._estimator import GaussianMixture
+    from .divergence import bhattacharyya_distance, entropy, hellinger_distance, kl_divergence
     from .io import ModelFileError, load
     from .scan import scan
     from .select import SelectionResult, select
@@ -26,7 +27,11 @@ __all__ = [
     "ModelFileError",
     "SelectionResult",
     "__version__",
+    "bhattacharyya_distance",
+    "entropy",
     "gmm_em",
+    "hellinger_distance",
+    "kl_divergence",
     "load",
     "scan",
     "select",
@@ -36,6 +41,10 @@ _WHERE = {
     "GaussianMixture": "._estimator",
     "ModelFileError": ".io",
     "SelectionResult": ".select",
+    "bhattacharyya_distance": ".divergence",
+    "entropy": ".divergence",
+    "hellinger_distance": ".divergence",
+    "kl_divergence": ".divergence",
     "gmm_em": "._compat",
     "load": ".io",
     "scan": ".scan",
