@@ -627,6 +627,58 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(random_state) if sample else None
         return impute_missing(X, self._params, get_covariance(self.covariance_type), rng)
 
+    def marginal(self, features: Any) -> GaussianMixture:
+        """The mixture of some of the features: the others integrated out.
+
+        Each component keeps its weight, its means on ``features`` and the block
+        of its covariance on them, so the result is exact, not refitted.
+
+        Parameters
+        ----------
+        features : int, str, or a sequence or boolean mask of them
+            Indices or names (when X had column names) of the features to keep, in
+            the order the result should have them.
+
+        Returns
+        -------
+        GaussianMixture
+            A fitted model of the same class over ``features``, with their names.
+            Its covariance model keeps this one's density form; see
+            :mod:`gaussmix.conditional` for which model that is (for scikit-learn's
+            four types, the same type).
+        """
+        from .conditional import marginal
+
+        return marginal(self, features)
+
+    def condition(self, features: Any, values: Any) -> Any:
+        """The conditional mixture of the other features given ``values`` of ``features``.
+
+        For each row x_o of ``values``: the mixture over the remaining features
+        with weights p(k | x_o) (the responsibilities of the observed part) and
+        each component's conditional Gaussian, E[x_m | x_o, k] = μ_m + Σ_mo Σ_oo⁻¹
+        (x_o − μ_o) and Cov[x_m | x_o, k] = Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om, in closed form
+        and batched over the rows. ``impute`` uses the same computation.
+
+        Parameters
+        ----------
+        features : int, str, or a sequence or boolean mask of them
+            The features whose values are given (indices or names).
+        values : array-like or torch tensor of shape (n_rows, len(features))
+            Their values, finite; a 1-D array is one row (a column when one
+            feature is given).
+
+        Returns
+        -------
+        gaussmix.conditional.ConditionalMixture
+            ``predict()`` gives the conditional means (and standard deviations),
+            ``sample`` draws, ``score_samples`` gives conditional log-densities,
+            and ``[i]`` is row i's conditional as a fitted GaussianMixture.
+        """
+        from .conditional import condition
+
+        return condition(self, features, values)
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self.missing == "marginalize"

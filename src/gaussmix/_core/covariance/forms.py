@@ -138,6 +138,16 @@ class DensityForm:
         """Every component's covariance as a dense matrix, shape (K, d, d) (a new array)."""
         raise NotImplementedError
 
+    def from_dense(self, dense: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`dense`: covariances of this form from matrices (K, d, d).
+
+        Entries this form does not keep (off-diagonal ones for diagonal forms) are
+        ignored; a spherical variance is the mean of the diagonal. Used for
+        covariances derived from a fitted model's (marginals, conditionals), which
+        keep its form. Returns a new array.
+        """
+        raise NotImplementedError
+
     def regularize(self, covariances: np.ndarray, reg_covar: float) -> np.ndarray:
         """``covariances`` with ``reg_covar`` added to every variance (in place)."""
         covariances += reg_covar
@@ -287,6 +297,9 @@ class Spherical(DensityForm):
     def dense(self, covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
         return covariances[:, None, None] * np.eye(n_features)
 
+    def from_dense(self, dense: np.ndarray) -> np.ndarray:
+        return np.diagonal(dense, axis1=1, axis2=2).mean(axis=1)
+
     def log_det(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return n_features * np.log(precisions_cholesky)
 
@@ -313,6 +326,9 @@ class Diagonal(DensityForm):
 
     def dense(self, covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
         return covariances[:, :, None] * np.eye(n_features)
+
+    def from_dense(self, dense: np.ndarray) -> np.ndarray:
+        return np.diagonal(dense, axis1=1, axis2=2).copy()
 
     def log_det(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return np.sum(np.log(precisions_cholesky), axis=1)
@@ -407,6 +423,9 @@ class Full(_Matrix):
     def dense(self, covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
         return covariances.copy()
 
+    def from_dense(self, dense: np.ndarray) -> np.ndarray:
+        return np.array(dense)
+
     def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
 
@@ -444,6 +463,9 @@ class Shared(_Matrix):
 
     def dense(self, covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
         return np.broadcast_to(covariances, (n_components, *covariances.shape)).copy()
+
+    def from_dense(self, dense: np.ndarray) -> np.ndarray:
+        return np.array(dense[0])
 
     def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         return precisions_cholesky @ precisions_cholesky.T
