@@ -19,11 +19,13 @@ if TYPE_CHECKING:
     from ._estimator import GaussianMixture
     from .divergence import bhattacharyya_distance, entropy, hellinger_distance, kl_divergence
     from .io import ModelFileError, load
+    from .regression import GaussianMixtureRegressor
     from .scan import scan
     from .select import SelectionResult, select
 
 __all__ = [
     "GaussianMixture",
+    "GaussianMixtureRegressor",
     "ModelFileError",
     "SelectionResult",
     "__version__",
@@ -39,6 +41,7 @@ __all__ = [
 
 _WHERE = {
     "GaussianMixture": "._estimator",
+    "GaussianMixtureRegressor": ".regression",
     "ModelFileError": ".io",
     "SelectionResult": ".select",
     "bhattacharyya_distance": ".divergence",
