@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._estimator import GaussianMixture
     from .divergence import bhattacharyya_distance, entropy, hellinger_distance, kl_divergence
     from .io import ModelFileError, load
+    from .merging import MergedComponents, merge_components
     from .regression import GaussianMixtureRegressor
     from .scan import scan
     from .select import SelectionResult, select
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GaussianMixture",
     "GaussianMixtureRegressor",
+    "MergedComponents",
     "ModelFileError",
     "SelectionResult",
     "__version__",
@@ -35,6 +37,7 @@ __all__ = [
     "hellinger_distance",
     "kl_divergence",
     "load",
+    "merge_components",
     "scan",
     "select",
 ]
@@ -42,6 +45,7 @@ __all__ = [
 _WHERE = {
     "GaussianMixture": "._estimator",
     "GaussianMixtureRegressor": ".regression",
+    "MergedComponents": ".merging",
     "ModelFileError": ".io",
     "SelectionResult": ".select",
     "bhattacharyya_distance": ".divergence",
@@ -50,6 +54,7 @@ _WHERE = {
     "kl_divergence": ".divergence",
     "gmm_em": "._compat",
     "load": ".io",
+    "merge_components": ".merging",
     "scan": ".scan",
     "select": ".select",
 }
