@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test bench fuzz clean
+.PHONY: demo test bench fuzz sklearn-suite clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(VENV)/.dev
 # A long hostile-input campaign (thousands of inputs; CI runs a bounded one in make test).
 fuzz: $(VENV)/.dev
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider
+
+# scikit-learn's GaussianMixture tests with their float32 and array-API variants (minutes;
+# make test runs the default variant).
+sklearn-suite: $(VENV)/.dev
+	GAUSSMIX_SKLEARN_SUITE=full $(BIN)/python -m pytest tests/test_sklearn_suite.py -p no:cacheprovider
 
 bench: $(VENV)/.dev
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/run.py

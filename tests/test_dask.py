@@ -22,6 +22,7 @@ pd = pytest.importorskip("pandas")
 
 from gaussmix import GaussianMixture  # noqa: E402
 from gaussmix._core.covariance import get_covariance  # noqa: E402
+from gaussmix._input import Request, as_rows  # noqa: E402
 from gaussmix.distributed import blocks  # noqa: E402
 from gaussmix.distributed.dask import DaskRows  # noqa: E402
 
@@ -131,7 +132,7 @@ def test_initialisation_of_large_data_gathers_only_a_sample(monkeypatch, init_pa
 def test_random_initialisation_of_large_data_is_drawn_block_by_block(monkeypatch):
     monkeypatch.setattr(blocks, "INIT_SAMPLE_ROWS", 300)
     monkeypatch.setattr(DaskRows, "_take", None)  # gathers nothing
-    rows = DaskRows(da.from_array(X, chunks=(250, 3)))
+    rows, _ = as_rows(da.from_array(X, chunks=(250, 3)), request=Request())
     cov = get_covariance("full")
     stats = rows.initial_stats(3, "random", np.random.RandomState(0), cov)
     again = rows.initial_stats(3, "random", np.random.RandomState(0), cov)

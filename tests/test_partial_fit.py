@@ -148,7 +148,7 @@ def test_bad_input_and_parameters():
         GaussianMixture(3).partial_fit(X[:2])
     with pytest.raises(ValueError, match="learning_decay"):
         GaussianMixture(3, learning_decay=0.5).partial_fit(X)
-    with pytest.raises(ValueError, match=r"learning_decay' must be in \(0.5, 1\]"):
+    with pytest.raises(ValueError, match=r"'learning_decay' .* in the range \(0\.5, 1\.0\]"):
         GaussianMixture(3, learning_decay=1.5).partial_fit(X)
     with pytest.raises(ValueError, match="learning_offset"):
         GaussianMixture(3, learning_offset=-1.0).partial_fit(X)

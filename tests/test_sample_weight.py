@@ -94,7 +94,7 @@ def test_default_initialization_never_seeds_from_zero_weight_rows() -> None:
         (np.r_[np.ones(9), np.nan], ValueError, "NaN or infinite"),
         (np.r_[np.ones(9), np.inf], ValueError, "NaN or infinite"),
         (np.zeros(10), ValueError, "zero for every row"),
-        (["a"] * 10, TypeError, "sample_weight must be numeric"),
+        (["a"] * 10, TypeError, "sample_weight must hold numbers"),
     ],
 )
 def test_bad_weights_are_clear_errors(sample_weight: object, error: type, message: str) -> None:

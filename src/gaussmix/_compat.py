@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ._core.covariance import Params, get_covariance
-from ._validation import check_finite, check_number
+from ._input import Request, as_array
+from ._validation import check_number
 from .backends.numpy import NumpyRows
 
 __all__ = ["gmm_em"]
@@ -104,18 +105,22 @@ def gmm_em(
 
 
 def _as_1d(data: Any) -> np.ndarray:
+    """``data`` as a float64 vector, through the input boundary's checks (as column X)."""
     try:
-        x = np.asarray(data, dtype=np.float64)
+        raw = np.asarray(data)
     except (TypeError, ValueError):
         raise TypeError("data must be a one-dimensional sequence of numbers.") from None
-    if x.ndim == 2 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.ndim != 1:
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim != 1:
         raise ValueError(
-            f"data must be one-dimensional (n,); got shape {x.shape}. "
+            f"data must be one-dimensional (n,); got shape {raw.shape}. "
             "For multivariate data use gaussmix.GaussianMixture."
         )
-    if x.shape[0] == 0:
+    if raw.shape[0] == 0:
         raise ValueError("data is empty; gmm_em needs at least k data points.")
-    check_finite(x[:, None], "data")
-    return np.ascontiguousarray(x)
+    try:
+        column, _ = as_array(raw[:, None], request=Request(estimator="gmm_em"), name="data")
+    except TypeError as exc:
+        raise TypeError(f"data must be a one-dimensional sequence of numbers: {exc}") from None
+    return np.ascontiguousarray(column[:, 0], dtype=np.float64)

@@ -7,16 +7,20 @@ rows object (see :mod:`gaussmix.backends`).
 
 from __future__ import annotations
 
-import sys
+import numbers
 import time
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
+from numbers import Integral, Real
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ._core import criteria
 from ._core.covariance import (
@@ -25,27 +29,23 @@ from ._core.covariance import (
     Params,
     covariance_names,
     get_covariance,
+    params_problem,
 )
 from ._core.em import EMResult, Reseeder, m_step, run_em
 from ._core.init import INIT_METHODS
-from ._core.missing import MissingRows, check_missing
+from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
 from ._core.missing import impute as impute_missing
 from ._core.online import step_size, stepwise_update
 from ._core.stats import Stats
+from ._input import InputInfo, Request, as_array, as_rows, check_device, is_tensor
 from ._validation import (
-    check_choice,
-    check_finite,
-    check_magnitude,
-    check_number,
-    check_sample_weight,
-    explain_input_error,
+    InvalidParameterError,
+    validate_params,
     warn_if_regularization_dominates,
 )
 from .backends import Rows
-from .backends.numpy import NumpyRows
-from .distributed import block_rows
 
-__all__ = ["GaussianMixture"]
+__all__ = ["FittedState", "GaussianMixture"]
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -140,6 +140,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     there (see :mod:`gaussmix.backends.torch`).
     """
 
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(covariance_names()))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, MAX_COVARIANCE, closed="both")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions(set(INIT_METHODS))],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"error", "marginalize"})],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "device": "no_validation",  # checked against the devices here (see _device)
+    }
+    """scikit-learn's parameter constraints (its ``InvalidParameterError`` messages)."""
+
     def __init__(
         self,
         n_components: int = 1,
@@ -183,77 +205,76 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
-        check_number("n_components", self.n_components, integer=True, low=1)
-        check_choice("covariance_type", self.covariance_type, covariance_names())
-        check_number("tol", self.tol, low=0.0)
-        check_number("reg_covar", self.reg_covar, low=0.0)
-        check_number("max_iter", self.max_iter, integer=True, low=0)
-        check_number("n_init", self.n_init, integer=True, low=1)
-        check_choice("init_params", self.init_params, INIT_METHODS)
-        check_number("verbose", self.verbose, integer=True, low=0)
-        check_number("verbose_interval", self.verbose_interval, integer=True, low=1)
-        check_choice("missing", self.missing, ("error", "marginalize"))
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"Parameter 'warm_start' must be a bool; got {self.warm_start!r}.")
-        try:
-            check_random_state(self.random_state)
-        except ValueError:
-            raise ValueError(
-                "Parameter 'random_state' must be None, an int or a numpy RandomState; "
-                f"got {self.random_state!r}."
-            ) from None
+        """Validate every constructor parameter (before any data is read)."""
+        validate_params(
+            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
+        )
+        self._device()
         return get_covariance(self.covariance_type)
 
-    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+    def _device(self) -> Any:
+        """The resolved torch device of ``device``, or None."""
         try:
-            X = validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-            )
-        except (TypeError, ValueError) as exc:
-            raise explain_input_error(exc) from None
-        if self.missing == "marginalize":
-            check_missing(X, fitting=reset)
-        else:
-            check_finite(X)
-        return check_magnitude(X, reg_covar=self.reg_covar)
+            return check_device(self.device)
+        except ValueError as exc:
+            raise InvalidParameterError(str(exc)) from None
 
-    def _check_init_arrays(self, cov: Covariance, n_features: int) -> None:
-        K = self.n_components
-        if self.weights_init is not None:
-            w = _as_float_array("weights_init", self.weights_init, (K,))
-            if np.any(w < 0) or np.any(w > 1):
-                raise ValueError(
-                    "The parameter 'weights_init' should be in the range [0, 1], "
-                    f"but got max value {w.max():.5f}, min value {w.min():.5f}."
-                )
-            if not np.isclose(w.sum(), 1.0, rtol=0.0, atol=1e-8):
-                raise ValueError(
-                    "The parameter 'weights_init' should be normalized, "
-                    f"but got sum(weights_init) = {w.sum():.5f}."
-                )
-        if self.means_init is not None:
-            _as_float_array("means_init", self.means_init, (K, n_features))
-        if self.precisions_init is not None:
-            shape = cov.form.shape(K, n_features)
-            p = _as_float_array("precisions_init", self.precisions_init, shape)
-            if not cov.form.is_valid_precision(p):
-                raise ValueError(
-                    f"The parameter 'precisions_init' should be "
-                    f"{cov.form.precision_requirement} for "
-                    f"covariance_type={self.covariance_type!r}."
-                )
+    def _request(self, *, fitting: bool, n_components: int | None = None) -> Request:
+        fitted = None
+        if not fitting or n_components is None:  # inference, or a later partial_fit batch
+            fitted = (self.n_features_in_, getattr(self, "feature_names_in_", None))
+        return Request(
+            missing=self.missing,
+            reg_covar=float(self.reg_covar),
+            device=self._device(),
+            fitting=fitting,
+            n_components=n_components,
+            fitted=fitted,
+            estimator=type(self).__name__,
+        )
+
+    def _rows(self, X: Any, sample_weight: Any = None) -> Rows:
+        """Validated rows of X for inference with the fitted model."""
+        check_is_fitted(self)
+        rows, _ = as_rows(X, sample_weight, request=self._request(fitting=False))
+        return rows
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "weights_")
+
+    def _covariance(self) -> Covariance:
+        """The fitted model's covariance model (not a ``covariance_type`` set since)."""
+        return get_covariance(getattr(self, "_fitted_covariance_type", self.covariance_type))
+
+    def _check_continuable(self, cov: Covariance, how: str, fresh: str) -> None:
+        """Raise unless the parameters still describe the fitted model ``how`` continues."""
+        fitted, K = self._covariance(), self.weights_.shape[0]
+        if cov is not fitted or self.n_components != K:
+            raise ValueError(
+                f"{how} continues the fitted model ({K} components, covariance_type="
+                f"{fitted.name!r}), but the parameters now ask for n_components="
+                f"{self.n_components!r}, covariance_type={self.covariance_type!r}. Set them "
+                f"back, or start a new model ({fresh})."
+            )
 
     # -- fitting --------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Estimate the mixture's parameters with EM.
 
+        Everything is validated before the model changes: a fit that fails (bad
+        parameters, bad input, or an error inside EM) leaves a fitted model exactly
+        as it was.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Also a data frame, a torch tensor, a Dask array or DataFrame, or a
+            :func:`gaussmix.scan` file (see :mod:`gaussmix._input`).
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative row weights acting as multiplicities: integer weights give
-            exactly the fit on the correspondingly repeated rows.
+            exactly the fit on the correspondingly repeated rows. Only their ratios
+            matter (extreme ones are scaled internally, exactly, by a power of four).
 
         Returns
         -------
@@ -275,88 +296,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X: Any, sample_weight: Any) -> tuple[Rows, Covariance]:
         # fit itself computes no labels: for a file or a Dask array that pass is not free.
         cov = self._check_params()
-        rows = self._rows(X, sample_weight, reset=True)
-        self._check_init_arrays(cov, rows.n_features)
-        self._fit_rows(rows, cov)
+        warm = bool(self.warm_start) and self._is_fitted()
+        if warm:
+            self._check_continuable(cov, "warm_start=True", "fit with warm_start=False")
+        request = self._request(fitting=True, n_components=self.n_components)
+        rows, info = as_rows(X, sample_weight, request=request)
+        if warm and info.n_features != self.n_features_in_:
+            raise ValueError(
+                f"warm_start=True continues the fitted model, which has {self.n_features_in_} "
+                f"features, but X has {info.n_features}. Fit with warm_start=False to start a "
+                "new model on X."
+            )
+        init = _check_init_arrays(self, cov, info.n_features)
+        fitted = self._run_em(rows, cov, init, warm)
+        self._apply_fit(fitted, cov, info)
         return rows, cov
 
-    def _rows(self, X: Any, sample_weight: Any = None, *, reset: bool) -> Rows:
-        """Validated rows of X in the backend that suits it.
-
-        With ``reset`` (fitting) it also checks there are enough rows for the
-        components; otherwise that X matches the fitted model.
-        """
-        if not reset:
-            check_is_fitted(self)
-        if self.device is not None or _is_tensor(X):
-            backend = _torch_backend()
-            rows, weights = backend.torch_rows(
-                self, X, sample_weight, reset=reset, validate_numpy=self._validate_X
-            )
-            if reset:
-                self._check_enough_rows(rows.n_rows, weights)
-            return rows
-        blocks = block_rows(X, sample_weight, persist=reset)  # Dask collections, scan() files
-        if blocks is not None:
-            return self._check_block_rows(blocks, reset=reset)
-        X = self._validate_X(X, reset=reset)
-        weights = check_sample_weight(sample_weight, X.shape[0])
-        if reset:
-            self._check_enough_rows(X.shape[0], weights)
-        if self.missing == "marginalize" and np.isnan(X).any():
-            rows = MissingRows(X, weights, NumpyRows)
-            if reset and rows.empty_index.size:
-                row_weights = np.ones(X.shape[0]) if weights is None else weights
-                used = np.count_nonzero(np.delete(row_weights, rows.empty_index))
-                if used < self.n_components:
-                    raise ValueError(
-                        f"Expected n_samples >= n_components but got n_components = "
-                        f"{self.n_components}, n_samples = {used} "
-                        "(with an observed value). Use fewer components or more data."
-                    )
-                warnings.warn(
-                    f"{rows.empty_index.size} row(s) of X have every value missing; they "
-                    "carry no information and are ignored by the fit.",
-                    UserWarning,
-                    stacklevel=4,
-                )
-            return rows
-        return NumpyRows(X, weights)
-
-    def _check_enough_rows(self, n_rows: int, weights: Any) -> None:
-        """Raise unless there are at least n_components rows (of non-zero weight)."""
-        if weights is not None:
-            n_rows = int((weights > 0).sum())
-        if n_rows < self.n_components:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_rows}"
-                f"{' (with non-zero weight)' if weights is not None else ''}. "
-                "Use fewer components or more data."
-            )
-
-    def _check_block_rows(self, rows: Rows, *, reset: bool) -> Rows:
-        """The feature-count and row-count checks of ``_rows`` for block rows."""
-        if rows.n_rows == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape=(0, {rows.n_features})) while a "
-                "minimum of 1 is required."
-            )
-        if reset:
-            self.n_features_in_ = rows.n_features
-            self.__dict__.pop("feature_names_in_", None)
-            self._check_enough_rows(rows.n_rows, None)
-        elif rows.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return rows
-
-    def _fit_rows(self, rows: Rows, cov: Covariance) -> None:
+    def _run_em(self, rows: Rows, cov: Covariance, init: _Init, warm: bool) -> EMResult:
+        """The best EM run (``n_init`` starts, or the fitted model's); no state changes."""
         rng = check_random_state(self.random_state)
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
+        n_init = 1 if warm else self.n_init
         best: EMResult | None = None
 
         def expectation(params: Params) -> Any:
@@ -368,17 +327,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             None if worst_explained is None else lambda params, m: worst_explained(params, cov, m)
         )
 
-        for init in range(n_init):
+        for index in range(n_init):
             # Collapsed components are re-seeded, then dropped (see gaussmix._core.em).
             reseeder = Reseeder(self.n_components, seed_points)
             if self.verbose:
-                print(f"Initialization {init}")
+                print(f"Initialization {index}")
             started = time.perf_counter()
-            if do_init:
-                params = self._initial_params(rows, cov, rng, reseeder)
-                start_bound = -np.inf
-            else:
+            if warm:
                 params, start_bound = self._params, self.lower_bound_
+            else:
+                params = self._initial_params(rows, cov, rng, init, reseeder)
+                start_bound = -np.inf
             result = run_em(
                 expectation,
                 params,
@@ -406,13 +365,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
-        self._set_params(best.params, cov)
-        self.converged_ = best.converged
-        self.n_iter_ = best.n_iter
-        self.lower_bounds_ = list(best.lower_bounds)
-        self.lower_bound_: float = best.lower_bound
-        self._online: tuple[Stats, int] | None = None  # partial_fit's running statistics
-        self.n_reseeds_ = best.n_reseeds
         if best.n_reseeds or best.n_dropped:
             dropped = (
                 f", and {best.n_dropped} dropped (weight 0) after collapsing repeatedly"
@@ -432,6 +384,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self.reg_covar,
                 stacklevel=4,
             )
+        return best
+
+    def _apply_fit(self, fitted: EMResult, cov: Covariance, info: InputInfo) -> None:
+        """Set every fitted attribute from a finished fit (nothing here can fail)."""
+        self._set_parameters(fitted.params, cov)
+        self.converged_ = fitted.converged
+        self.n_iter_ = fitted.n_iter
+        self.lower_bounds_ = list(fitted.lower_bounds)
+        self.lower_bound_: float = fitted.lower_bound
+        self.n_reseeds_ = fitted.n_reseeds
+        self._online: tuple[Stats, int] | None = None  # partial_fit's running statistics
+        self._apply_input(info)
+
+    def _apply_input(self, info: InputInfo) -> None:
+        """What the fit's input taught: its features (scikit-learn's attributes)."""
+        self.n_features_in_ = info.n_features
+        if info.feature_names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = info.feature_names
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """One step of online (stepwise) EM on a batch of rows.
@@ -443,7 +415,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         statistics towards them by η_t = (t + ``learning_offset``)^(-``learning_decay``)
         (t = 0, 1, ... counts the calls; the first batch's statistics replace the
         running ones) and takes the M-step on the running statistics; see
-        :mod:`gaussmix._core.online`. ``fit`` discards the running statistics.
+        :mod:`gaussmix._core.online`. ``fit`` discards the running statistics. A
+        call that fails leaves the model as it was.
 
         Parameters
         ----------
@@ -461,17 +434,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             them, which need not increase); ``converged_`` stays False.
         """
         cov = self._check_params()
-        check_number("learning_decay", self.learning_decay, low=0.5, low_inclusive=False)
-        if self.learning_decay > 1:
-            raise ValueError(
-                f"Parameter 'learning_decay' must be in (0.5, 1]; got {self.learning_decay!r}."
-            )
-        check_number("learning_offset", self.learning_offset, low=0.0)
-        first = not hasattr(self, "weights_")
-        rows = self._rows(X, sample_weight, reset=first)
+        first = not self._is_fitted()
+        if not first:
+            self._check_continuable(cov, "partial_fit", "call fit")
+        request = self._request(fitting=True, n_components=self.n_components if first else None)
+        rows, info = as_rows(X, sample_weight, request=request)
         if first:
-            self._check_init_arrays(cov, rows.n_features)
-            params = self._initial_params(rows, cov, check_random_state(self.random_state))
+            init = _check_init_arrays(self, cov, info.n_features)
+            params = self._initial_params(rows, cov, check_random_state(self.random_state), init)
         else:
             params = self._params
         running, t = getattr(self, "_online", None) or (None, -1)
@@ -479,12 +449,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         batch = rows.expectation(params, cov)
         step = step_size(t, self.learning_decay, self.learning_offset)
         running = stepwise_update(running, batch, step, cov.form)
-        self._set_params(m_step(running, cov, self.reg_covar), cov)
+        new_params = m_step(running, cov, self.reg_covar)
+        bound = batch.log_likelihood / batch.total_weight
+        bounds = [*(self.lower_bounds_ if t else []), bound]
+        # Nothing failed: the model changes now, all at once.
+        self._set_parameters(new_params, cov)
         self._online = (running, t)
         self.converged_ = False
         self.n_iter_ = t + 1
-        self.lower_bound_ = batch.log_likelihood / batch.total_weight
-        self.lower_bounds_ = [*(self.lower_bounds_ if t else []), self.lower_bound_]
+        self.lower_bound_ = bound
+        self.lower_bounds_ = bounds
+        if first:
+            self.n_reseeds_ = 0
+            self._apply_input(info)
         return self
 
     def _verbose_callback(self, started: float) -> Any:
@@ -506,20 +483,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rows: Rows,
         cov: Covariance,
         rng: np.random.RandomState,
+        init: _Init,
         reseeder: Reseeder | None = None,
     ) -> Params:
-        K, d = self.n_components, rows.n_features
-        given = (self.weights_init, self.means_init, self.precisions_init)
-        if any(g is None for g in given):
+        K = self.n_components
+        if init.weights is None or init.means is None or init.precisions is None:
             stats = rows.initial_stats(K, self.init_params, rng, cov)
             weights = stats.mass / stats.total_weight
             means = stats.means
             covariances = cov.covariances_from_stats(stats, self.reg_covar)
-        if self.weights_init is not None:
-            weights = np.asarray(self.weights_init, dtype=np.float64)
-        if self.means_init is not None:
-            means = np.asarray(self.means_init, dtype=np.float64).reshape(K, d)
-        if self.precisions_init is None:
+        if init.weights is not None:
+            weights = init.weights
+        if init.means is not None:
+            means = init.means
+        if init.precisions is None:
             try:
                 prec_chol = cov.form.cholesky_precisions(covariances)
             except IllConditionedError:
@@ -528,23 +505,91 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 # A collapsed initial component: re-seed it as the EM loop would.
                 repaired = reseeder.m_step(stats, cov, self.reg_covar)
                 covariances, prec_chol = repaired.covariances, repaired.precisions_cholesky
-                weights = repaired.weights if self.weights_init is None else weights
-                means = repaired.means if self.means_init is None else means
+                weights = repaired.weights if init.weights is None else weights
+                means = repaired.means if init.means is None else means
         else:
-            precisions = np.asarray(self.precisions_init, dtype=np.float64)
-            prec_chol = cov.form.cholesky_from_precisions(precisions)
-            covariances = cov.form.covariances_from_precisions(precisions)
+            assert init.covariances is not None and init.precisions_cholesky is not None
+            covariances, prec_chol = init.covariances, init.precisions_cholesky
         return Params(weights, means, covariances, prec_chol)
 
-    def _set_params(self, params: Params, cov: Covariance) -> None:
+    # -- restored models --------------------------------------------------------
+    @classmethod
+    def _from_state(cls, params: Mapping[str, Any], state: FittedState) -> GaussianMixture:
+        """A fitted model from constructor parameters and a fitted state (model files).
+
+        The one way to build a fitted model without fitting: the parameters are
+        validated as ``fit`` validates them (except ``device``, checked when the
+        model is used, so that a model fitted on a GPU loads anywhere), and the
+        state as exactly as valid as a fitted one (the registry's
+        :func:`~gaussmix._core.covariance.params_problem`).
+
+        Raises
+        ------
+        ValueError
+            Saying what is wrong ("its constructor parameters are invalid (...)",
+            "it does not hold a valid mixture: its ...").
+        """
+        device = params.get("device")
+        if device is not None and not isinstance(device, str):
+            raise ValueError(f"its device {device!r} is not a string")
+        if isinstance(device, str) and device.split(":")[0] == "meta":
+            raise ValueError("its device 'meta' holds no data")
+        accepted = set(cls().get_params(deep=False))
+        unknown = sorted(set(params) - accepted)
+        if unknown:
+            raise ValueError(f"its constructor parameters {unknown} are unknown")
+        model = cls(**{**params, "device": None})
+        try:
+            cov = model._check_params()
+            _check_init_arrays(model, cov, state.n_features)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"its constructor parameters are invalid ({exc})") from None
+        fitted = get_covariance(state.covariance_type)
+        if model.n_components != state.params.weights.shape[0] or cov is not fitted:
+            raise ValueError("its parameters disagree with its n_components or covariance_type")
+        problem = params_problem(Params(*state.params), fitted)
+        if problem:
+            raise ValueError(f"it does not hold a valid mixture: its {problem}")
+        if state.n_features != state.params.means.shape[1]:
+            raise ValueError("its n_features disagrees with its means' shape")
+        model.set_params(device=device)
+        weights = state.params.weights
+        if abs(float(weights.sum()) - 1.0) > weights.shape[0] * np.finfo(np.float64).eps:
+            weights = weights / weights.sum()  # as a fit normalises them; else kept bitwise
+        model._set_parameters(state.params._replace(weights=weights), fitted, normalize=False)
+        model.converged_ = state.converged
+        model.n_iter_ = state.n_iter
+        model.lower_bound_ = state.lower_bound
+        model.lower_bounds_ = list(state.lower_bounds)
+        if state.n_reseeds is not None:
+            model.n_reseeds_ = state.n_reseeds
+        names = None if state.feature_names is None else np.asarray(state.feature_names, object)
+        model._apply_input(
+            InputInfo("array", 0, state.n_features, names, np.dtype(np.float64), None, "numpy")
+        )
+        return model
+
+    def _set_parameters(
+        self, params: Any, cov: Covariance | None = None, *, normalize: bool = True
+    ) -> None:
+        """Set the fitted parameters (``weights_`` ... ``precisions_``) from ``params``.
+
+        ``params`` is (weights, means, covariances, precisions_cholesky), as in
+        scikit-learn; ``cov`` the covariance model they belong to (by default
+        ``covariance_type``'s).
+        """
+        cov = get_covariance(self.covariance_type) if cov is None else cov
+        params = Params(*params)
         # Starting weights from single seed rows ('k-means++', 'random_from_data') are
         # each row's share of the data, as in scikit-learn; the EM loop may return them
         # (max_iter=0, or a first M-step undone). A fitted model's weights sum to 1.
-        self.weights_ = params.weights / params.weights.sum()
+        precisions = cov.form.precisions(params.precisions_cholesky)
+        self.weights_ = params.weights / params.weights.sum() if normalize else params.weights
         self.means_ = params.means
         self.covariances_ = params.covariances
         self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = cov.form.precisions(params.precisions_cholesky)
+        self.precisions_ = precisions
+        self._fitted_covariance_type = cov.name
 
     @property
     def _params(self) -> Params:
@@ -558,16 +603,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        rows = self._rows(X, reset=False)
-        return rows.map_log_resp(
-            self._params, get_covariance(self.covariance_type), lambda log_norm, _: log_norm
-        )
+        rows = self._rows(X)
+        return rows.map_log_resp(self._params, self._covariance(), lambda log_norm, _: log_norm)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Mean log-likelihood of the rows (weighted by ``sample_weight`` if given)."""
-        rows = self._rows(X, sample_weight, reset=False)
-        stats = rows.expectation(self._params, get_covariance(self.covariance_type))
-        return stats.log_likelihood / stats.total_weight
+        rows = self._rows(X, sample_weight)
+        stats = rows.expectation(self._params, self._covariance())
+        return float(stats.log_likelihood / stats.total_weight)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each component for each row.
@@ -576,11 +619,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_components)
         """
-        rows = self._rows(X, reset=False)
+        rows = self._rows(X)
         return rows.map_log_resp(
-            self._params,
-            get_covariance(self.covariance_type),
-            lambda _, log_resp: _exp(log_resp),
+            self._params, self._covariance(), lambda _, log_resp: _exp(log_resp)
         )
 
     def predict(self, X: Any) -> np.ndarray:
@@ -590,11 +631,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        rows = self._rows(X, reset=False)
+        rows = self._rows(X)
         return rows.map_log_resp(
-            self._params,
-            get_covariance(self.covariance_type),
-            lambda _, log_resp: log_resp.argmax(axis=1),
+            self._params, self._covariance(), lambda _, log_resp: log_resp.argmax(axis=1)
         )
 
     def impute(self, X: Any, *, sample: bool = False, random_state: Any = None) -> np.ndarray:
@@ -620,12 +659,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             X with its missing entries filled; observed entries are unchanged.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
-        check_missing(X, fitting=False)
+        request = replace(self._request(fitting=False), missing="marginalize", device=None)
+        array, _ = as_array(X, request=request)
         rng = check_random_state(random_state) if sample else None
-        return impute_missing(X, self._params, get_covariance(self.covariance_type), rng)
+        return impute_missing(array, self._params, self._covariance(), rng)
 
     def marginal(self, features: Any) -> GaussianMixture:
         """The mixture of some of the features: the others integrated out.
@@ -694,8 +731,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             The component each row was drawn from.
         """
         check_is_fitted(self)
-        check_number("n_samples", n_samples, integer=True, low=1)
-        cov = get_covariance(self.covariance_type)
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, numbers.Integral)
+            or not 1 <= n_samples <= _MAX_SAMPLES
+        ):
+            raise InvalidParameterError(
+                f"Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
+                f"least one sample, and at most {_MAX_SAMPLES} (an integer)."
+            )
+        cov = self._covariance()
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         X = np.vstack(
@@ -704,7 +749,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 for k, (mean, count) in enumerate(zip(self.means_, counts, strict=True))
             ]
         )
-        y = np.repeat(np.arange(self.n_components), counts)
+        y = np.repeat(np.arange(self.weights_.shape[0]), counts)
         return X, y
 
     def save(self, path: Any) -> Any:
@@ -723,9 +768,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return save(self, path)
 
     def _n_parameters(self) -> int:
-        return get_covariance(self.covariance_type).n_parameters(
-            self.n_components, self.means_.shape[1]
-        )
+        K, d = self.means_.shape
+        return self._covariance().n_parameters(K, d)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
@@ -737,39 +781,117 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return criteria.aic(_sum64(self.score_samples(X)), self._n_parameters())
 
 
-def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+_MAX_SAMPLES = 2**48  # a bound that keeps a (n_samples, d) draw a plain allocation error
+
+
+class FittedState(NamedTuple):
+    """A fitted model's state, as model files hold it (see ``GaussianMixture._from_state``)."""
+
+    params: Params
+    covariance_type: str
+    n_features: int
+    feature_names: list[str] | None
+    converged: bool
+    n_iter: int
+    lower_bound: float
+    lower_bounds: list[float]
+    n_reseeds: int | None
+
+
+class _Init(NamedTuple):
+    """Validated initial arrays (float64), or None where ``init_params`` decides."""
+
+    weights: np.ndarray | None
+    means: np.ndarray | None
+    precisions: np.ndarray | None
+    covariances: np.ndarray | None
+    precisions_cholesky: np.ndarray | None
+
+
+def _init_error(message: str) -> InvalidParameterError:
+    return InvalidParameterError(message)
+
+
+def _as_float_array(label: str, param: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """An initial array as float64, in its own float dtype's precision checks later."""
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers; got {value!r}.") from None
+        raise _init_error(f"{param} must be an array of numbers; got {value!r}.") from None
     if array.shape != shape:
-        raise ValueError(
-            f"The parameter '{name}' should have the shape of {shape}, but got {array.shape}."
+        raise _init_error(
+            f"The parameter '{label}' should have the shape of {shape}, but got {array.shape} "
+            f"({param})."
         )
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"The parameter '{name}' contains NaN or infinite values.")
+        raise _init_error(f"The parameter '{label}' ({param}) contains NaN or infinite values.")
     return array
 
 
-# -- torch integration (gaussmix.backends.torch is imported only when needed) -------
-def _is_tensor(X: Any) -> bool:
-    """Whether X is a torch tensor, without importing torch."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(X, torch.Tensor)
+def _check_init_arrays(model: GaussianMixture, cov: Covariance, n_features: int) -> _Init:
+    """The ``*_init`` arrays, validated as scikit-learn does and within the engine's range."""
+    K = model.n_components
+    weights = means = precisions = covariances = chol = None
+    if model.weights_init is not None:
+        weights = _as_float_array("weights", "weights_init", model.weights_init, (K,))
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise _init_error(
+                "The parameter 'weights' should be in the range [0, 1], but got max value "
+                f"{weights.max():.5f}, min value {weights.min():.5f} (weights_init)."
+            )
+        # As scikit-learn: normalised to within 1e-8 in the precision they were given in.
+        given = np.asarray(model.weights_init)
+        in_own = weights.astype(given.dtype if given.dtype == np.float32 else np.float64)
+        total = float(in_own.sum())
+        if abs(1.0 - total) > 1e-8:
+            raise _init_error(
+                "The parameter 'weights' should be normalized, but got sum(weights) = "
+                f"{total:.5f} (weights_init)."
+            )
+        weights = weights / weights.sum()
+    if model.means_init is not None:
+        means = _as_float_array("means", "means_init", model.means_init, (K, n_features))
+        top = float(np.max(np.abs(means)))
+        if top > MAX_MAGNITUDE:
+            raise _init_error(
+                f"The parameter 'means' (means_init) reaches {top:.3g}, beyond ±"
+                f"{MAX_MAGNITUDE:.0e}, the largest magnitude gaussmix computes with: rescale "
+                "the data and means_init together."
+            )
+    if model.precisions_init is not None:
+        label = f"{cov.name} precision"
+        shape = cov.form.shape(K, n_features)
+        precisions = _as_float_array(label, "precisions_init", model.precisions_init, shape)
+        if not cov.form.is_valid_precision(precisions):
+            raise _init_error(
+                f"'{label}' should be {cov.form.precision_requirement} (precisions_init, "
+                f"covariance_type={model.covariance_type!r})."
+            )
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            covariances = cov.form.covariances_from_precisions(precisions)
+            chol = cov.form.cholesky_from_precisions(precisions)
+        problem = _range_problem(covariances, chol)
+        if problem:
+            raise _init_error(
+                f"The parameter '{label}' (precisions_init) is beyond the range gaussmix "
+                f"computes in: {problem}. Rescale the data and precisions_init together."
+            )
+    return _Init(weights, means, precisions, covariances, chol)
 
 
-def _torch_backend() -> Any:
-    """:mod:`gaussmix.backends.torch`, or a clear ImportError when torch is missing."""
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            "GaussianMixture(device=...) and torch tensor input need PyTorch, which is not "
-            'installed. Install it with: pip install "gaussmix[torch]"'
-        ) from exc
-    from .backends import torch as backend
-
-    return backend
+def _range_problem(covariances: np.ndarray, chol: np.ndarray) -> str:
+    if not (np.all(np.isfinite(covariances)) and np.all(np.isfinite(chol))):
+        return "its covariances (inverses) or their factors are not finite numbers"
+    top = float(np.max(np.abs(covariances)))
+    if top > MAX_COVARIANCE:
+        return f"its covariances reach {top:.3g}, beyond {MAX_COVARIANCE:.0e}"
+    top = float(np.max(np.abs(chol)))
+    if top >= MAX_PRECISION_CHOLESKY:
+        return (
+            f"its precision factors reach {top:.3g}, beyond {MAX_PRECISION_CHOLESKY:.0e} "
+            "(precisions beyond float range)"
+        )
+    return ""
 
 
 def _exp(values: Any) -> Any:
@@ -779,6 +901,6 @@ def _exp(values: Any) -> Any:
 
 def _sum64(values: Any) -> float:
     """Sum of a NumPy or Dask array or a tensor, accumulated in float64."""
-    if _is_tensor(values):
+    if is_tensor(values):
         return float(values.double().sum())
     return float(np.sum(values, dtype=np.float64))

@@ -36,12 +36,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._core.conditional import component_covariances, condition_rows
 from ._core.covariance import COVARIANCE_TYPES, FORMS, Covariance, Params, get_covariance
+from ._input import Request, as_array
 from ._tensors import like, tensor_of, to_numpy
-from ._validation import check_finite, check_magnitude, check_number, explain_input_error
+from ._validation import check_number
 
 __all__ = ["ConditionalMixture", "condition", "marginal"]
 
@@ -156,16 +157,12 @@ def _check_values(values: Any, n_columns: int, name: str) -> np.ndarray:
                 f"a 1-D array of {length} values."
             )
         values = np.asarray(values).reshape(-1 if n_columns == 1 else 1, n_columns)
-    try:
-        X = check_array(values, dtype=np.float64, ensure_all_finite=False)
-    except (TypeError, ValueError) as exc:
-        raise explain_input_error(exc) from None
+    X, _ = as_array(values, request=Request(), name=name)  # the input boundary's checks
     if X.shape[1] != n_columns:
         raise ValueError(
             f"{name} must have one column per feature ({n_columns}); got {X.shape[1]}."
         )
-    check_finite(X, name)
-    return check_magnitude(X, name)
+    return np.asarray(X, dtype=np.float64)
 
 
 # -- the operations ----------------------------------------------------------------------

@@ -55,7 +55,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._core.covariance import Params, covariance_names, get_covariance, params_problem
+from ._core.covariance import Params, covariance_names, get_covariance
 from ._files import open_regular
 from ._outputs import atomic_write
 from ._version import __version__
@@ -427,7 +427,7 @@ def _build(
 ) -> tuple[GaussianMixture, dict[str, Any]]:
     from safetensors.numpy import load as st_load
 
-    from ._estimator import GaussianMixture
+    from ._estimator import FittedState, GaussianMixture
 
     meta_text = header["__metadata__"]["gaussmix"]
     digest = header["__metadata__"]["sha256"]
@@ -461,54 +461,34 @@ def _build(
     for name, array in tensors.items():
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"array '{name}' contains NaN or infinite values")
-    problem = params_problem(Params(*(tensors[name] for name in _ARRAYS)), cov)
-    if problem:
-        raise ModelFileError(f"it does not hold a valid mixture: its {problem}")
-
     params = dict(meta["params"])
     for name in _INIT_ARRAYS:
         params[name] = tensors.get("init." + name)
-    accepted = GaussianMixture().get_params(deep=False)
-    model = GaussianMixture(**{k: v for k, v in params.items() if k in accepted})
     # A model fitted on a GPU loads anywhere: its device is checked when it is used.
     device = params.get("device")
-    if "device" in accepted:
-        if device is not None and not isinstance(device, str):
-            raise ModelFileError(f"its device {device!r} is not a string")
-        if device is not None and not _SAVED_DEVICE.fullmatch(device):
-            raise ModelFileError(
-                f"its device {device[:40]!r} is not a device a model is fitted on ('cpu', "
-                "'cuda', 'cuda:N', 'mps', 'xpu' or 'auto')"
-            )
-        model.set_params(device=None)
-    try:
-        model._check_params()
-        model._check_init_arrays(cov, d)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ModelFileError(f"its constructor parameters are invalid ({exc})") from None
-    if "device" in accepted:
-        model.set_params(device=device)
-    if model.n_components != K or get_covariance(model.covariance_type) is not cov:
-        raise ModelFileError("its parameters disagree with its n_components or covariance_type")
-
+    if device is not None and not isinstance(device, str):
+        raise ModelFileError(f"its device {device!r} is not a string")
+    if device is not None and not _SAVED_DEVICE.fullmatch(device):
+        raise ModelFileError(
+            f"its device {device[:40]!r} is not a device a model is fitted on ('cpu', "
+            "'cuda', 'cuda:N', 'mps', 'xpu' or 'auto')"
+        )
     fit = meta["fit"]
-    weights = tensors["weights"]
-    if abs(float(weights.sum()) - 1.0) > K * np.finfo(np.float64).eps:
-        weights = weights / weights.sum()  # as a fit normalises them (sample() needs it)
-    model.weights_ = weights
-    model.means_ = tensors["means"]
-    model.covariances_ = tensors["covariances"]
-    model.precisions_cholesky_ = tensors["precisions_cholesky"]
-    model.precisions_ = cov.form.precisions(model.precisions_cholesky_)
-    model.converged_ = fit["converged"]
-    model.n_iter_ = fit["n_iter"]
-    model.lower_bound_ = fit["lower_bound"]
-    model.lower_bounds_ = list(fit["lower_bounds"])
-    if "n_reseeds" in fit:
-        model.n_reseeds_ = fit["n_reseeds"]
-    model.n_features_in_ = d
-    if meta["feature_names"] is not None:
-        model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+    state = FittedState(
+        Params(*(tensors[name] for name in _ARRAYS)),
+        cov.name,
+        d,
+        meta["feature_names"],
+        fit["converged"],
+        fit["n_iter"],
+        fit["lower_bound"],
+        fit["lower_bounds"],
+        fit.get("n_reseeds"),
+    )
+    try:
+        model = GaussianMixture._from_state(params, state)
+    except ValueError as exc:
+        raise ModelFileError(str(exc)) from None
     return model, meta
 
 

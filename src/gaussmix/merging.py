@@ -12,7 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._core.combine import Hierarchy, elbow, entropy_hierarchy
 from ._core.covariance import get_covariance
-from ._validation import check_number, check_sample_weight
+from ._input import check_sample_weight
+from ._validation import check_number
 from .conditional import derived_model, fitted_from
 
 __all__ = ["MergedComponents", "merge_components"]
@@ -65,7 +66,7 @@ def merge_components(
                 "can only reduce their number."
             )
     resp = _as_numpy(model.predict_proba(X))
-    weights = check_sample_weight(sample_weight, resp.shape[0])
+    weights = check_sample_weight(sample_weight, resp.shape[0]).values
     hierarchy = entropy_hierarchy(resp, weights)
     chosen = elbow(hierarchy.entropies) if n_clusters is None else int(n_clusters)
     return MergedComponents(model, hierarchy, chosen)

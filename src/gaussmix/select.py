@@ -21,12 +21,15 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 
 from ._core.covariance import FAMILIES, covariance_names
 from ._core.criteria import CRITERIA, criteria, entropy
 from ._estimator import GaussianMixture
-from ._validation import check_choice, check_finite
+from ._input import Request, as_array, is_tensor
+from ._validation import check_choice
+from .distributed import is_dask_collection
+from .scan import Scan
 
 __all__ = ["CRITERIA", "SelectionResult", "expand_family", "select"]
 
@@ -196,7 +199,7 @@ def select(
     for name in ("n_components", "covariance_type", "n_init", "random_state"):
         if name in gm_kwargs:
             raise TypeError(f"select() sets {name!r} itself; pass it as select's own argument.")
-    _check_X(X)
+    _check_X(X, gm_kwargs.get("missing"))
 
     candidates = [(k, t) for t in types for k in ks]
     if isinstance(random_state, numbers.Integral) or random_state is None:
@@ -287,21 +290,11 @@ def _covariance_types(covariance_types: Any) -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def _check_X(X: Any) -> None:
+def _check_X(X: Any, missing: Any) -> None:
     """Fail early, with one message, on in-memory input that no candidate could fit."""
-    if hasattr(X, "dask") or hasattr(X, "map") or hasattr(X, "detach"):
-        return  # a Dask collection, a gaussmix.scan or a torch tensor: checked by fit
-    try:
-        array = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False)
-    except (TypeError, ValueError) as exc:
-        text = str(exc)
-        if "convert" in text or "argument must be" in text:
-            raise ValueError(
-                f"X must hold numbers only, but converting it to float failed ({text}). "
-                "Drop or encode the non-numeric columns first."
-            ) from None
-        raise
-    check_finite(array)
+    if isinstance(X, Scan) or is_dask_collection(X) or is_tensor(X):
+        return  # checked by each fit, block by block or on its device
+    as_array(X, request=Request(missing="marginalize" if missing == "marginalize" else "error"))
 
 
 def _fit_candidate(

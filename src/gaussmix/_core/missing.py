@@ -43,7 +43,7 @@ from .conditional import (
 from .covariance import Covariance, DensityForm, Params
 from .stats import Stats, merge_all
 
-__all__ = ["MissingRows", "PatternGroups", "check_missing", "group_patterns", "impute"]
+__all__ = ["MissingRows", "PatternGroups", "group_patterns", "impute"]
 
 _BLOCK_BYTES = 2**23  # per block of incomplete rows: bounds the (rows, d, d) temporaries
 
@@ -82,31 +82,6 @@ def group_patterns(observed: np.ndarray) -> PatternGroups:
     bounds = np.concatenate([[0], np.cumsum(counts)])
     masks = np.unpackbits(unique, axis=1, count=d).astype(bool)
     return PatternGroups(order, bounds, masks)
-
-
-def check_missing(X: np.ndarray, *, fitting: bool, name: str = "X") -> None:
-    """Reject infinite values (NaN is allowed) and, when fitting, unobserved columns.
-
-    Raises
-    ------
-    ValueError
-        If X holds ±inf, or (``fitting``) a column has no observed value.
-    """
-    inf = np.isinf(X)
-    if inf.any():
-        row, col = (int(i) for i in np.argwhere(inf)[0])
-        raise ValueError(
-            f"Input {name} contains {int(inf.sum())} infinite value(s) (the first at row "
-            f"{row}, column {col}). With missing='marginalize' only NaN marks a missing "
-            "entry; replace infinities by NaN or finite values."
-        )
-    if fitting and X.shape[0]:
-        unobserved = np.flatnonzero(np.isnan(X).all(axis=0))
-        if unobserved.size:
-            raise ValueError(
-                f"Column(s) {unobserved[:10].tolist()} of {name} have no observed value, so "
-                "their distribution cannot be estimated. Drop those columns first."
-            )
 
 
 # -- statistics of one block of incomplete rows ----------------------------------------

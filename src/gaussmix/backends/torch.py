@@ -66,7 +66,6 @@ centres tie for a row to rounding).
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -78,7 +77,6 @@ from .._core.covariance import Covariance, DensityForm, Params
 from .._core.hc import hc_initial_stats
 from .._core.init import INIT_METHODS
 from .._core.stats import Stats, merge_all
-from .._validation import check_finite, check_sample_weight
 
 __all__ = [
     "CPU_CHUNK_BYTES",
@@ -86,7 +84,6 @@ __all__ = [
     "TorchRows",
     "available_devices",
     "resolve_device",
-    "torch_rows",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -114,9 +111,6 @@ products; the others fall back to 'blocks' for float64 rows."""
 _KMEANS_MAX_ITER = 300  # scikit-learn's KMeans defaults
 _KMEANS_TOL = 1e-4
 _F64 = torch.float64
-
-# Device copies of fitted parameters, per estimator (see ``torch_rows``).
-_PLAN_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 # -- devices ---------------------------------------------------------------------
@@ -175,137 +169,6 @@ def resolve_device(spec: Any) -> torch.device:
     except (RuntimeError, AssertionError, ValueError):
         raise _unavailable(spec, "is not available") from None
     return device
-
-
-# -- input validation ------------------------------------------------------------
-def _float_tensor(X: torch.Tensor) -> torch.Tensor:
-    """``X`` detached, in float32 or float64 (see the module's dtype policy)."""
-    X = X.detach()
-    if X.is_complex():
-        raise ValueError("Complex data not supported")
-    if X.dtype in (torch.float32, torch.float64):
-        return X
-    if X.is_floating_point():  # float16, bfloat16, float8 ...
-        return X.to(torch.float32)
-    return X.to(torch.float64)  # integers and bools, as scikit-learn converts them
-
-
-def _validate_tensor(estimator: Any, X: torch.Tensor, *, reset: bool) -> torch.Tensor:
-    """The checks scikit-learn's ``validate_data`` makes, with the same messages."""
-    name = type(estimator).__name__
-    if X.ndim >= 3:
-        raise ValueError(
-            "X must be a 2-D array of shape (n_samples, n_features). Found array with "
-            f"dim {X.ndim}, while dim <= 2 is required by {name}. Reshape it, for example "
-            "with X.reshape(len(X), -1)."
-        )
-    if X.ndim < 2:
-        what = "scalar" if X.ndim == 0 else "1D"
-        raise ValueError(
-            f"Expected 2D array, got {what} array instead. Reshape your data either using "
-            "X.reshape(-1, 1) if your data has a single feature or X.reshape(1, -1) if it "
-            "contains a single sample."
-        )
-    n, d = X.shape
-    if n < 1:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a minimum of 1 "
-            f"is required by {name}."
-        )
-    if d < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 "
-            f"is required by {name}."
-        )
-    X = _float_tensor(X)
-    if reset:
-        estimator.n_features_in_ = int(d)
-        estimator.__dict__.pop("feature_names_in_", None)
-    else:
-        if d != estimator.n_features_in_:
-            raise ValueError(
-                f"X has {d} features, but {name} is expecting {estimator.n_features_in_} "
-                "features as input."
-            )
-        if hasattr(estimator, "feature_names_in_"):
-            import warnings
-
-            warnings.warn(
-                f"X does not have valid feature names, but {name} was fitted with feature names",
-                UserWarning,
-                stacklevel=5,
-            )
-    return X
-
-
-def _check_finite_tensor(X: torch.Tensor, missing: str) -> None:
-    """Reject NaN and infinite entries (one host synchronisation, at validation)."""
-    if bool(torch.isfinite(X).all()):
-        return
-    if missing == "marginalize" and not bool(torch.isinf(X).any()):
-        raise ValueError(
-            "missing='marginalize' is not available on the torch backend: X has NaN "
-            "entries. Fit NumPy input with device=None, or impute the missing values first."
-        )
-    check_finite(X.cpu().numpy())  # raises the NumPy path's message
-
-
-def _check_weights(sample_weight: Any, n: int, device: torch.device) -> torch.Tensor | None:
-    """Validated float64 row weights on ``device``, with the NumPy path's messages."""
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, torch.Tensor):
-        w = sample_weight.detach()
-        if w.ndim == 1 and w.shape[0] == n and not w.is_complex():
-            w = w.to(device=device, dtype=_F64)
-            bad = (~torch.isfinite(w)).any() | (w < 0).any() | ~(w > 0).any()
-            if not bool(bad):
-                return w
-        sample_weight = w.cpu().numpy()
-    host = check_sample_weight(sample_weight, n)  # raises with the NumPy path's message
-    return None if host is None else torch.from_numpy(host).to(device)
-
-
-def torch_rows(
-    estimator: Any,
-    X: Any,
-    sample_weight: Any,
-    *,
-    reset: bool,
-    validate_numpy: Callable[..., np.ndarray],
-) -> tuple[TorchRows, torch.Tensor | None]:
-    """Validated rows of ``X`` for ``estimator`` on the device it asks for.
-
-    A tensor stays where it is unless ``estimator.device`` is set; NumPy (or any
-    array-like) input is validated by ``validate_numpy`` (the NumPy path) and
-    moved to ``estimator.device``, and its results come back as NumPy arrays.
-
-    Returns
-    -------
-    rows : TorchRows
-    weights : tensor of shape (n,), float64, or None
-    """
-    spec = getattr(estimator, "device", None)
-    device = None if spec is None else resolve_device(spec)
-    missing = getattr(estimator, "missing", "error")
-    if isinstance(X, torch.Tensor):
-        X = _validate_tensor(estimator, X, reset=reset)
-        if device is not None:
-            X = X.to(device)
-        _check_finite_tensor(X, missing)
-        numpy_out = False
-    else:
-        array = np.ascontiguousarray(validate_numpy(X, reset=reset))
-        if not array.flags.writeable:  # torch wants writable memory to share
-            array = array.copy()
-        X = torch.from_numpy(array).to(device)
-        if missing == "marginalize":
-            _check_finite_tensor(X, missing)
-        numpy_out = True
-    X = X.contiguous()
-    weights = _check_weights(sample_weight, int(X.shape[0]), X.device)
-    cache = None if reset else _PLAN_CACHE.setdefault(estimator, {})
-    return TorchRows(X, weights, numpy_out=numpy_out, cache=cache), weights
 
 
 # -- device parameters -------------------------------------------------------------

@@ -42,7 +42,7 @@ from .._core.init import initial_assignment
 from .._core.stats import Stats
 from ..backends.numpy import NumpyRows
 
-__all__ = ["INIT_SAMPLE_ROWS", "BlockFunc", "BlockRows", "check_block_finite"]
+__all__ = ["INIT_SAMPLE_ROWS", "BlockCheck", "BlockFunc", "BlockRows"]
 
 INIT_SAMPLE_ROWS = 65_536
 """Rows gathered on the client to initialise larger data (a few MB)."""
@@ -50,39 +50,25 @@ INIT_SAMPLE_ROWS = 65_536
 BlockFunc = Callable[..., Stats]
 """``func(block: NumpyRows, rows: slice, *shared) -> Stats``; module-level, so it pickles."""
 
-
-def check_block_finite(X: np.ndarray, rows: slice | np.ndarray) -> None:
-    """Raise a ValueError naming the first non-finite entry of a block by its global row.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    rows : slice or ndarray of shape (n,)
-        Where X's rows sit in the whole data: a slice, or their global positions.
-    """
-    finite = np.isfinite(X)
-    if finite.all():
-        return
-    row, col = (int(i) for i in np.argwhere(~finite)[0])
-    at = rows.start + row if isinstance(rows, slice) else int(rows[row])
-    raise ValueError(
-        f"Input X contains NaN or infinite values (the first, {X[row, col]}, at row "
-        f"{at}, column {col}). Remove or impute them before fitting, for "
-        "example with sklearn.impute.SimpleImputer."
-    )
+BlockCheck = Callable[[np.ndarray, "slice | np.ndarray"], np.ndarray]
+"""``check(X, rows) -> X``: the input boundary's value checks of a block whose rows sit
+at ``rows`` globally (see :class:`gaussmix._input.ValueCheck`); it may return the
+block in float64. It pickles, so Dask workers run it where the block is computed."""
 
 
 class BlockRows:
     """Base class: the ``Rows`` protocol for rows held as a sequence of blocks.
 
-    Subclasses set ``n_rows``, ``n_features`` and ``total_weight`` and implement
-    ``_map_merge`` (over non-empty blocks only), ``_take`` and ``map_log_resp``;
-    both primitives check that what they pass on is finite.
+    Subclasses set ``n_rows``, ``n_features``, ``total_weight`` and ``check`` (the
+    boundary's :data:`BlockCheck`) and implement ``_map_merge`` (over non-empty
+    blocks only), ``_take`` and ``map_log_resp``; each runs ``check`` on every block
+    it passes on, so values are checked as they stream.
     """
 
     n_rows: int
     n_features: int
     total_weight: float
+    check: BlockCheck
 
     def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
         raise NotImplementedError

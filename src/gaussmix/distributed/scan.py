@@ -9,10 +9,9 @@ import numpy as np
 
 from .._core.covariance import Covariance, DensityForm, Params
 from .._core.stats import Stats, merge_all
-from .._validation import check_sample_weight
 from ..backends.numpy import NumpyRows
 from ..scan import Scan
-from .blocks import BlockFunc, BlockRows, check_block_finite
+from .blocks import BlockCheck, BlockFunc, BlockRows
 
 __all__ = ["ScanRows"]
 
@@ -25,15 +24,18 @@ class ScanRows(BlockRows):
     Parameters
     ----------
     data : Scan
-    weights : array-like of shape (n,), optional
-        Non-negative row weights, in memory (8 bytes a row).
+    weights : ndarray of shape (n,), optional
+        Validated row weights (see :mod:`gaussmix._input.weights`), in memory.
+    check : BlockCheck
+        The input boundary's value checks, run on every chunk read.
     """
 
-    def __init__(self, data: Scan, weights: Any = None) -> None:
+    def __init__(self, data: Scan, weights: np.ndarray | None, check: BlockCheck) -> None:
         self.data = data
         self.n_rows, self.n_features = data.shape
-        self.weights = check_sample_weight(weights, self.n_rows)
-        self.total_weight = float(self.n_rows if self.weights is None else self.weights.sum())
+        self.weights = weights
+        self.check = check
+        self.total_weight = float(self.n_rows if weights is None else weights.sum())
 
     def _blocks(self) -> Iterator[tuple[NumpyRows, slice]]:
         start = 0
@@ -41,7 +43,7 @@ class ScanRows(BlockRows):
             rows = slice(start, start + X.shape[0])
             start = rows.stop
             if X.shape[0]:
-                check_block_finite(X, rows)
+                X = self.check(X, rows)
                 yield NumpyRows(X, None if self.weights is None else self.weights[rows]), rows
 
     def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
@@ -58,7 +60,7 @@ class ScanRows(BlockRows):
                 picked.append(X[index[lo:hi] - start])
             start += X.shape[0]
         X = np.concatenate(picked)
-        check_block_finite(X, slice(0, X.shape[0]) if index is None else index)
+        X = self.check(X, slice(0, X.shape[0]) if index is None else index)
         w = self.weights
         return X, w if w is None or index is None else w[index]
 
