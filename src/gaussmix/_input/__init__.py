@@ -2,18 +2,17 @@
 
 :func:`as_rows` asks a small table of adapters, in order, which one takes ``X``:
 
-=========  ===================================================  ====================
+=========  ===================================================  ======================
 adapter    takes                                                rows
-=========  ===================================================  ====================
-torch      torch tensors, and any in-memory input when a        ``TorchRows``
-           ``device`` is asked for
+=========  ===================================================  ======================
 scan       :func:`gaussmix.scan` files                          ``ScanRows``
 dask       Dask arrays and DataFrames                           ``DaskRows``
+torch      torch tensors, and any in-memory input when a        ``TorchRows``
+           ``device`` is asked for
 array      everything else: NumPy arrays, lists, pandas and     ``NumpyRows``
-           polars frames, array-API arrays (``array_api_strict``) (``MissingRows``
-                                                                with NaN under
-                                                                ``marginalize``)
-=========  ===================================================  ====================
+           polars frames, array-API arrays (read as NumPy)      (``MissingRows`` with
+                                                                NaN, ``marginalize``)
+=========  ===================================================  ======================
 
 Every adapter runs the same checks with the same messages (:mod:`.checks`,
 :mod:`.weights`): numeric dtype (complex, datetime, string and categorical data
