@@ -1,0 +1,535 @@
+"""Variational Bayesian mixtures: the M-step, the E-step's plan and the lower bound.
+
+The model is scikit-learn's ``BayesianGaussianMixture`` (Bishop 2006, §10.2; Blei
+& Jordan 2006): a Dirichlet-distribution or Dirichlet-process (stick-breaking)
+prior on the weights, and a Normal-Wishart prior on each component's mean and
+precision,
+
+    μ_k | Λ_k ~ N(m_0, (β_0 Λ_k)^-1),    Λ_k ~ Wishart(ν_0, Ψ_0^-1).
+
+Coordinate ascent alternates an E-step (responsibilities under the current
+variational posterior) and an M-step (the posterior given the responsibilities).
+Both are written here against the engine's sufficient statistics only
+(:class:`~gaussmix._core.stats.Stats`), so every row source and backend serves
+them unchanged:
+
+The E-step's plan
+    Under the variational posterior, log ρ_ik = E[log π_k] + E[log N(x_i | μ_k, Λ_k)]
+    is the ordinary Gaussian log-density with the expected precision E[Λ_k] (the
+    fitted ``precisions_cholesky_``) plus a per-component constant (digamma terms
+    of the Wishart and the weights, and -d / 2β_k from the mean's spread). So the
+    E-step is the maximum-likelihood E-step of :func:`plan`'s parameters, whose
+    log-weights are those constants (shifted by a common constant, which changes
+    no responsibility; :attr:`Plan.log_shift` restores the row log-densities).
+The M-step
+    The posterior is conjugate: it is the data's statistics merged with the
+    prior's pseudo-statistics. β_0 pseudo-rows at m_0 give the posterior means
+    (``means_``), their precision β_k (``mean_precision_``) and the between-means
+    term of the Wishart scale, by the engine's exact :func:`~.stats.merge`; ν_0
+    pseudo-rows of scatter Ψ_0 complete it. The expected covariance E[Λ_k]^-1 (the
+    fitted ``covariances_``, scikit-learn's normalised Wishart scale) is then the
+    covariance model's own maximum-likelihood covariance of those posterior
+    statistics, with ν_k = ν_0 + N_k (``degrees_of_freedom_``) as their mass. So the
+    covariance models of the registry give the variational M-step without a line
+    about their names.
+The lower bound
+    scikit-learn's simplified bound: the responsibilities' entropy, minus the log
+    normalisers of the Wishart, weight and mean posteriors (constants dropped). The
+    entropy is recovered exactly from the statistics: since Σ_k r_ik = 1,
+    Σ_k r_ik log r_ik = Σ_k r_ik log ρ_ik - log Σ_k ρ_ik, and the first term's sum
+    over rows is a quadratic form in each component's mass, mean and scatter
+    (see :func:`entropy`). With missing values marginalised, the same formula gives
+    the entropy of the joint posterior of labels and missing values, the bound of
+    variational inference with the missing values as latent variables.
+
+Everything is a pure function of NamedTuples (:class:`Prior`, :class:`Posterior`),
+in the style of optax; :func:`run_variational` is the coordinate-ascent loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln
+
+from .covariance import Covariance, DensityForm, IllConditionedError, Params
+from .stats import Stats, merge, pooled
+
+__all__ = [
+    "WEIGHT_PRIORS",
+    "DirichletDistribution",
+    "DirichletProcess",
+    "Plan",
+    "Posterior",
+    "Prior",
+    "VariationalResult",
+    "WeightPrior",
+    "data_prior",
+    "entropy",
+    "lower_bound",
+    "m_step",
+    "plan",
+    "run_variational",
+]
+
+_TINY_MASS = 10 * np.finfo(np.float64).eps  # scikit-learn's guard on empty components
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# -- the weights' prior ------------------------------------------------------------------
+class WeightPrior:
+    """Base class: the prior on the mixture weights (one stateless instance per kind).
+
+    A posterior *concentration* is what :meth:`posterior` returns: an array of
+    shape (K,) for a Dirichlet distribution, a pair of such arrays (the Beta
+    parameters of each stick) for a Dirichlet process, as scikit-learn stores
+    ``weight_concentration_``.
+    """
+
+    name: str
+
+    def posterior(self, mass: np.ndarray, prior: float) -> Any:
+        """The posterior concentration given the responsibility mass (K,)."""
+        raise NotImplementedError
+
+    def expected_log_weights(self, concentration: Any) -> np.ndarray:
+        """E[log π_k] under the posterior, shape (K,)."""
+        raise NotImplementedError
+
+    def log_normaliser(self, concentration: Any) -> float:
+        """The log normalising constant the lower bound subtracts (constants dropped)."""
+        raise NotImplementedError
+
+    def weights(self, concentration: Any) -> np.ndarray:
+        """The posterior mean weights, normalised to sum to 1 (``weights_``), (K,)."""
+        raise NotImplementedError
+
+
+class DirichletDistribution(WeightPrior):
+    """A symmetric Dirichlet prior on the K weights (a finite mixture)."""
+
+    name = "dirichlet_distribution"
+
+    def posterior(self, mass: np.ndarray, prior: float) -> np.ndarray:
+        return prior + mass
+
+    def expected_log_weights(self, concentration: np.ndarray) -> np.ndarray:
+        return digamma(concentration) - digamma(np.sum(concentration))
+
+    def log_normaliser(self, concentration: np.ndarray) -> float:
+        return float(gammaln(np.sum(concentration)) - np.sum(gammaln(concentration)))
+
+    def weights(self, concentration: np.ndarray) -> np.ndarray:
+        return concentration / np.sum(concentration)
+
+
+class DirichletProcess(WeightPrior):
+    """A Dirichlet process truncated at K sticks (stick-breaking, Blei & Jordan 2006).
+
+    Stick k breaks off a Beta(1, γ) share of what the sticks before it left; the
+    posterior of stick k is Beta(1 + N_k, γ + Σ_{j>k} N_j).
+    """
+
+    name = "dirichlet_process"
+
+    def posterior(self, mass: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
+        beyond = np.hstack((np.cumsum(mass[::-1])[-2::-1], 0.0))  # Σ_{j>k} N_j
+        return 1.0 + mass, prior + beyond
+
+    def expected_log_weights(self, concentration: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        a, b = concentration
+        log_total = digamma(a + b)
+        log_rest = digamma(b) - log_total  # E[log(1 - v_k)]
+        return digamma(a) - log_total + np.hstack((0.0, np.cumsum(log_rest)[:-1]))
+
+    def log_normaliser(self, concentration: tuple[np.ndarray, np.ndarray]) -> float:
+        a, b = concentration
+        return float(-np.sum(betaln(a, b)))
+
+    def weights(self, concentration: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        a, b = concentration
+        total = a + b
+        weights = a / total * np.hstack((1.0, np.cumprod(b / total)[:-1]))
+        return weights / np.sum(weights)
+
+
+WEIGHT_PRIORS: dict[str, WeightPrior] = {
+    p.name: p for p in (DirichletProcess(), DirichletDistribution())
+}
+"""The weight priors by the names ``weight_concentration_prior_type`` accepts."""
+
+
+# -- state ---------------------------------------------------------------------------------
+class Prior(NamedTuple):
+    """The prior's hyperparameters, resolved (scikit-learn's ``*_prior_`` attributes).
+
+    Attributes
+    ----------
+    weight_concentration : float
+        γ > 0, the weights' concentration.
+    mean_precision : float
+        β_0 > 0, the precision of the means' prior relative to Λ_k.
+    mean : ndarray of shape (d,)
+        m_0, the means' prior location.
+    degrees_of_freedom : float
+        ν_0 > d - 1.
+    covariance : float or ndarray
+        Ψ_0, the Wishart's scale: (d, d) for the matrix forms, (d,) for 'diagonal',
+        a float for 'spherical', as scikit-learn's ``covariance_prior_``.
+    """
+
+    weight_concentration: float
+    mean_precision: float
+    mean: np.ndarray
+    degrees_of_freedom: float
+    covariance: Any
+
+
+class Posterior(NamedTuple):
+    """The variational posterior (scikit-learn's fitted attributes of the same names).
+
+    Attributes
+    ----------
+    weight_concentration : ndarray of shape (K,) or pair of them
+        See :class:`WeightPrior`.
+    mean_precision : ndarray of shape (K,)
+        β_k.
+    means : ndarray of shape (K, d)
+        m_k, the posterior means of the means.
+    degrees_of_freedom : ndarray of shape (K,), or float for a shared covariance
+        ν_k.
+    covariances : ndarray of shape ``form.shape(K, d)``
+        E[Λ_k]^-1 (the Wishart scale divided by ν_k).
+    precisions_cholesky : ndarray, same shape
+        The canonical factors of E[Λ_k].
+    """
+
+    weight_concentration: Any
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: Any
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+class Plan(NamedTuple):
+    """The E-step of a posterior, as maximum-likelihood parameters.
+
+    Attributes
+    ----------
+    params : Params
+        Means and precision factors of the posterior; weights
+        exp(c_k - log_shift) summing to 1, c_k the per-component constants.
+    log_shift : float
+        log Σ_k exp(c_k): add it to a row log-density under ``params`` to get the
+        row's log Σ_k ρ_ik, which scikit-learn's ``score_samples`` returns.
+    """
+
+    params: Params
+    log_shift: float
+
+
+# -- the prior from data -------------------------------------------------------------------
+def data_prior(
+    data: Stats,
+    cov: Covariance,
+    n_components: int,
+    *,
+    weight_concentration: float | None = None,
+    mean_precision: float | None = None,
+    mean: np.ndarray | None = None,
+    degrees_of_freedom: float | None = None,
+    covariance: Any = None,
+    reg_covar: float = 0.0,
+) -> Prior:
+    """The prior with scikit-learn's defaults for what is not given.
+
+    Defaults: γ = 1/K, β_0 = 1, m_0 the data's mean, ν_0 = d and Ψ_0 the data's
+    covariance with ddof=1 (as ``np.cov``; the weight Σw stands for the row count,
+    so integer weights give the defaults of the repeated rows), reduced to the
+    model's form. A default Ψ_0 that is not numerically positive definite (constant
+    or collinear columns, fewer rows than features) gets ``reg_covar`` added to its
+    variances, so that every component's posterior stays proper.
+
+    Parameters
+    ----------
+    data : Stats
+        Statistics of all rows (any number of components; they are pooled).
+    cov : Covariance
+    n_components : int
+    reg_covar : float
+        Added to a singular default Ψ_0 (see above).
+
+    Raises
+    ------
+    IllConditionedError
+        If the default Ψ_0 stays singular (``reg_covar`` = 0).
+    """
+    together = pooled(data, cov.form)
+    n_features = together.means.shape[1]
+    weight = float(together.mass[0])
+    if covariance is None:
+        # np.cov's ddof=1, never inflating by more than 2 (fractional weights).
+        unbiased = weight / max(weight - 1.0, weight / 2.0)
+        stacked = cov.covariances_from_stats(together, 0.0) * unbiased
+        if not _well_conditioned(cov.form, stacked, n_features):
+            stacked = cov.form.regularize(stacked, reg_covar)
+            if not _well_conditioned(cov.form, stacked, n_features):
+                raise IllConditionedError(
+                    "The data's covariance, the default covariance_prior, is singular "
+                    "(constant columns or all rows equal) and reg_covar is 0. Set "
+                    "reg_covar > 0 or give covariance_prior."
+                )
+        covariance = stacked[0] if cov.form.per_component else stacked
+    return Prior(
+        1.0 / n_components if weight_concentration is None else float(weight_concentration),
+        1.0 if mean_precision is None else float(mean_precision),
+        together.means[0].copy() if mean is None else np.asarray(mean, dtype=np.float64),
+        float(n_features) if degrees_of_freedom is None else float(degrees_of_freedom),
+        covariance,
+    )
+
+
+def _well_conditioned(form: DensityForm, covariances: np.ndarray, n_features: int) -> bool:
+    """Whether a one-component covariance is safely positive definite."""
+    eig = np.linalg.eigvalsh(form.dense(covariances, 1, n_features)[0])
+    return bool(eig[0] > n_features * np.finfo(np.float64).eps * max(eig[-1], 0.0))
+
+
+# -- the M-step ----------------------------------------------------------------------------
+def m_step(
+    stats: Stats, cov: Covariance, prior: Prior, weight_prior: WeightPrior, reg_covar: float
+) -> Posterior:
+    """The variational posterior given the statistics of the responsibilities (pure).
+
+    Parameters
+    ----------
+    stats : Stats
+        Statistics of all rows under the current responsibilities.
+    cov : Covariance
+    prior : Prior
+    weight_prior : WeightPrior
+    reg_covar : float
+        Added to the variances of the data's covariances, as scikit-learn adds it
+        to each component's empirical covariance before the Wishart update.
+
+    Raises
+    ------
+    IllConditionedError
+        If a posterior covariance is not numerically positive definite.
+    """
+    form = cov.form
+    K, d = stats.means.shape
+    data = stats._replace(mass=stats.mass + _TINY_MASS)
+    # β_0 pseudo-rows at m_0: the posterior means, β_k and the between-means scatter.
+    pseudo_rows = Stats(
+        0.0,
+        0.0,
+        np.full(K, prior.mean_precision),
+        np.broadcast_to(prior.mean, (K, d)),
+        np.zeros(form.shape(K, d)),
+    )
+    located = merge(data, pseudo_rows, form)
+    # ν_0 pseudo-rows of scatter Ψ_0, and reg_covar on each row's variances.
+    second_shape = (K, d) if form.diagonal else (K, d, d)
+    regularised = data.mass * reg_covar
+    extra = np.broadcast_to(prior.covariance, second_shape) + (
+        regularised[:, None] if form.diagonal else regularised[:, None, None] * np.eye(d)
+    )
+    dof = prior.degrees_of_freedom + data.mass
+    wishart = Stats(
+        data.total_weight,
+        data.log_likelihood,
+        dof,
+        located.means,
+        located.scatter + form.reduce_scatter(extra),
+    )
+    covariances = cov.covariances_from_stats(wishart, 0.0)
+    return Posterior(
+        weight_prior.posterior(data.mass, prior.weight_concentration),
+        located.mass,
+        located.means,
+        dof if form.per_component else float(np.mean(dof)),
+        covariances,
+        form.cholesky_precisions(covariances),
+    )
+
+
+# -- the E-step's plan -----------------------------------------------------------------------
+def _component_dof(posterior: Posterior) -> np.ndarray:
+    """ν_k for every component, (K,) (a shared covariance's ν repeated)."""
+    return np.broadcast_to(posterior.degrees_of_freedom, posterior.mean_precision.shape)
+
+
+def _log_det_precision_wishart(posterior: Posterior, form: DensityForm) -> np.ndarray:
+    """½ log|W_k| per component, (K,): the expected precision's factor less ν_k."""
+    d = posterior.means.shape[1]
+    log_det = form.log_det(posterior.precisions_cholesky, d)
+    return log_det - 0.5 * d * np.log(_component_dof(posterior))
+
+
+def plan(posterior: Posterior, form: DensityForm, weight_prior: WeightPrior) -> Plan:
+    """The E-step of ``posterior`` as maximum-likelihood parameters (see module docstring).
+
+    The per-component constant is
+    c_k = E[log π_k] + ½ (Σ_j ψ((ν_k - j) / 2) + d log 2 - d log ν_k - d / β_k),
+    scikit-learn's ``_estimate_log_weights`` plus what its ``_estimate_log_prob``
+    adds to the Gaussian log-density of E[Λ_k].
+    """
+    d = posterior.means.shape[1]
+    dof = _component_dof(posterior)
+    log_lambda = d * math.log(2.0) + np.sum(digamma(0.5 * (dof - np.arange(d)[:, None])), axis=0)
+    constants = weight_prior.expected_log_weights(posterior.weight_concentration) + 0.5 * (
+        log_lambda - d * np.log(dof) - d / posterior.mean_precision
+    )
+    top = float(np.max(constants))
+    log_shift = top + math.log(float(np.sum(np.exp(constants - top))))
+    weights = np.exp(constants - log_shift)
+    return Plan(
+        Params(weights, posterior.means, posterior.covariances, posterior.precisions_cholesky),
+        log_shift,
+    )
+
+
+# -- the lower bound -----------------------------------------------------------------------
+def entropy(stats: Stats, params: Params, form: DensityForm) -> float:
+    """-Σ_i w_i Σ_k r_ik log r_ik of the responsibilities ``stats`` were computed with.
+
+    Exact from the statistics: with a_ik = log π_k + log N(x_i | μ_k, Λ_k^-1) (the
+    E-step's weighted log-densities under ``params``),
+    Σ_i w_i r_ik a_ik = N_k (log π_k + ½ log|Λ_k| - d/2 log 2π)
+    - ½ (tr(Λ_k S_k) + N_k (m_k - μ_k)ᵀ Λ_k (m_k - μ_k)),
+    and Σ_k r_ik log r_ik = Σ_k r_ik a_ik - log p(x_i).
+
+    Parameters
+    ----------
+    stats : Stats
+        Statistics computed under ``params`` (with their log-likelihood).
+    params : Params
+    form : DensityForm
+    """
+    chol = params.precisions_cholesky
+    d = params.means.shape[1]
+    mass = np.asarray(stats.mass, dtype=np.float64)
+    used = mass > 0  # a weight of 0 (an underflowed constant) has no mass: log 0 unused
+    with np.errstate(divide="ignore"):
+        log_weights = np.where(used, np.log(np.where(used, params.weights, 1.0)), 0.0)
+    log_det = np.broadcast_to(form.log_det(chol, d), mass.shape)
+    offsets = np.diagonal(form.mahalanobis(stats.means, params.means, chol))
+    spread = float(np.sum(form.precisions(chol) * stats.scatter))  # Σ_k tr(Λ_k S_k)
+    expected = float(np.sum(mass * (log_weights + log_det - 0.5 * d * _LOG_2PI - 0.5 * offsets)))
+    return float(stats.log_likelihood) - (expected - 0.5 * spread)
+
+
+def lower_bound(
+    resp_entropy: float, posterior: Posterior, form: DensityForm, weight_prior: WeightPrior
+) -> float:
+    """scikit-learn's variational lower bound (constants dropped), after an M-step.
+
+    Parameters
+    ----------
+    resp_entropy : float
+        :func:`entropy` of the responsibilities the M-step used.
+    posterior : Posterior
+        The M-step's result.
+    form : DensityForm
+    weight_prior : WeightPrior
+    """
+    d = posterior.means.shape[1]
+    dof = _component_dof(posterior)
+    log_det = np.broadcast_to(_log_det_precision_wishart(posterior, form), dof.shape)
+    log_wishart = -(
+        dof * log_det
+        + dof * d * 0.5 * math.log(2.0)
+        + np.sum(gammaln(0.5 * (dof - np.arange(d)[:, None])), axis=0)
+    )
+    return float(
+        resp_entropy
+        - np.sum(log_wishart)
+        - weight_prior.log_normaliser(posterior.weight_concentration)
+        - 0.5 * d * np.sum(np.log(posterior.mean_precision))
+    )
+
+
+# -- the loop ------------------------------------------------------------------------------
+class VariationalResult(NamedTuple):
+    """Outcome of one coordinate-ascent run.
+
+    Attributes
+    ----------
+    posterior : Posterior
+        After the last M-step.
+    lower_bounds : list of float
+        The bound after each iteration's M-step.
+    n_iter : int
+    converged : bool
+    """
+
+    posterior: Posterior
+    lower_bounds: list[float]
+    n_iter: int
+    converged: bool
+
+    @property
+    def lower_bound(self) -> float:
+        """The last recorded lower bound (-inf when no iteration ran)."""
+        return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+def run_variational(
+    expectation: Callable[[Params], Stats],
+    posterior: Posterior,
+    cov: Covariance,
+    prior: Prior,
+    weight_prior: WeightPrior,
+    *,
+    reg_covar: float,
+    tol: float,
+    max_iter: int,
+    start_lower_bound: float = -np.inf,
+    on_iteration: Callable[[int, float, float], None] | None = None,
+) -> VariationalResult:
+    """Alternate E- and M-steps from ``posterior`` until the bound changes by < ``tol``.
+
+    As scikit-learn: each iteration takes the statistics under the current
+    posterior's plan, the M-step, then the bound; it stops when the bound changes
+    by less than ``tol`` (an absolute change of the total bound) or after
+    ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    expectation : callable
+        ``Params -> Stats`` over all rows (the maximum-likelihood E-step).
+    posterior : Posterior
+        Starting posterior (the M-step of the initial responsibilities).
+    cov, prior, weight_prior
+    reg_covar, tol : float
+    max_iter : int
+    start_lower_bound : float
+        The bound before the first iteration (a warm start passes its last one).
+    on_iteration : callable, optional
+        Called as ``on_iteration(n_iter, lower_bound, change)`` after each iteration.
+    """
+    bounds: list[float] = []
+    bound = start_lower_bound
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        params = plan(posterior, cov.form, weight_prior).params
+        stats = expectation(params)
+        posterior = m_step(stats, cov, prior, weight_prior, reg_covar)
+        new_bound = lower_bound(
+            entropy(stats, params, cov.form), posterior, cov.form, weight_prior
+        )
+        change = new_bound - bound
+        bound = new_bound
+        bounds.append(new_bound)
+        if on_iteration is not None:
+            on_iteration(n_iter, new_bound, change)
+        if abs(change) < tol:
+            converged = True
+            break
+    return VariationalResult(posterior, bounds, n_iter, converged)
