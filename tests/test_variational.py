@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from scipy.special import logsumexp, xlogy
+from sklearn.cluster import KMeans
 from sklearn.mixture import BayesianGaussianMixture as SkBayesian
 
 from _support import COVARIANCE_TYPES, blobs
@@ -237,3 +238,62 @@ def test_run_variational_stops_as_scikit_learn() -> None:
     assert_allclose(result.lower_bounds, sk.lower_bounds_, rtol=1e-9)
     assert_allclose(result.posterior.means, sk.means_, rtol=1e-7, atol=1e-9)
     assert abs(result.lower_bounds[-1] - result.lower_bounds[-2]) < 1e-3
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_first_batch_is_one_coordinate_ascent_step(covariance_type: str) -> None:
+    X = blobs(n=300, d=3, k=3, seed=14)
+    cov = get_covariance(covariance_type)
+    weight_prior = V.DirichletProcess()
+    prior = V.data_prior(_data_stats(X, covariance_type), cov, 4)
+    start = V.m_step(
+        stats_from_resp(X, _random_resp(300, 4, 15), cov), cov, prior, weight_prior, 1e-6
+    )
+    stats = chunk_stats(X, None, V.plan(start, cov.form, weight_prior).params, cov)
+    stream, posterior = V.stochastic_step(
+        None, stats, cov, prior, weight_prior, reg_covar=1e-6, decay=0.7, offset=2.0
+    )
+    expected = V.m_step(stats, cov, prior, weight_prior, 1e-6)
+    for got, want in zip(posterior, expected, strict=True):
+        assert_allclose(np.asarray(got, float), np.asarray(want, float), rtol=1e-12)
+    assert stream.n_batches == 1 and stream.seen_weight == 300.0
+
+
+def test_stochastic_steps_approach_the_batch_posterior() -> None:
+    # Batches of one stationary stream: the running statistics settle where the
+    # batch fit's are, so the held-out score approaches the batch fit's.
+    X = blobs(n=22_000, d=3, k=4, seed=16)
+    train, test = X[:20_000], X[20_000:]
+    cov = get_covariance("diag")
+    weight_prior = V.DirichletProcess()
+    labels = KMeans(6, n_init=1, random_state=17).fit(train[:200]).predict(train)
+    resp = np.eye(6)[labels]
+
+    def score(posterior: V.Posterior) -> float:
+        plan = V.plan(posterior, cov.form, weight_prior)
+        stats = chunk_stats(test, None, plan.params, cov)
+        return stats.log_likelihood / stats.total_weight + plan.log_shift
+
+    prior = V.data_prior(_data_stats(train, "diag"), cov, 6)
+    start = V.m_step(stats_from_resp(train, resp, cov), cov, prior, weight_prior, 1e-6)
+    batch = V.run_variational(
+        lambda params: chunk_stats(train, None, params, cov),
+        start,
+        cov,
+        prior,
+        weight_prior,
+        reg_covar=1e-6,
+        tol=2e-2,
+        max_iter=500,
+    )
+    first = train[:200]
+    prior = V.data_prior(_data_stats(first, "diag"), cov, 6)
+    posterior = V.m_step(stats_from_resp(first, resp[:200], cov), cov, prior, weight_prior, 1e-6)
+    stream = None
+    for rows in np.array_split(train, 100):
+        stats = chunk_stats(rows, None, V.plan(posterior, cov.form, weight_prior).params, cov)
+        stream, posterior = V.stochastic_step(
+            stream, stats, cov, prior, weight_prior, reg_covar=1e-6, decay=0.7, offset=2.0
+        )
+    assert stream is not None and stream.seen_weight == pytest.approx(20_000)
+    assert abs(score(posterior) - score(batch.posterior)) < 0.01 * abs(score(batch.posterior))

@@ -42,8 +42,21 @@ The lower bound
     the entropy of the joint posterior of labels and missing values, the bound of
     variational inference with the missing values as latent variables.
 
-Everything is a pure function of NamedTuples (:class:`Prior`, :class:`Posterior`),
-in the style of optax; :func:`run_variational` is the coordinate-ascent loop.
+Streaming (stochastic variational inference)
+    Hoffman, Blei, Wang & Paisley (2013) take natural-gradient steps on the
+    global parameters: λ_t = (1 - ρ_t) λ_{t-1} + ρ_t λ̂_t, where λ̂_t is the
+    posterior the whole data set would give if every row were like the batch's.
+    The Normal-Wishart and Dirichlet natural parameters are the prior's plus the
+    raw moments Σ r, Σ r x, Σ r x xᵀ, so the step is the running per-row
+    statistics of stepwise EM (:func:`~.online.stepwise_update`, the same
+    Robbins-Monro ρ_t = (t + t_0)^-κ) scaled to the data's size and put through
+    the variational M-step (:func:`stochastic_step`). The data's size is the row
+    weight seen so far, so after one pass over a stream the posterior weighs the
+    prior against all of it, as the batch fit does.
+
+Everything is a pure function of NamedTuples (:class:`Prior`, :class:`Posterior`,
+:class:`Stream`), in the style of optax; :func:`run_variational` is the
+coordinate-ascent loop.
 """
 
 from __future__ import annotations
@@ -56,6 +69,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from .covariance import Covariance, DensityForm, IllConditionedError, Params
+from .online import scaled, step_size, stepwise_update
 from .stats import Stats, merge, pooled
 
 __all__ = [
@@ -65,6 +79,7 @@ __all__ = [
     "Plan",
     "Posterior",
     "Prior",
+    "Stream",
     "VariationalResult",
     "WeightPrior",
     "data_prior",
@@ -73,6 +88,7 @@ __all__ = [
     "m_step",
     "plan",
     "run_variational",
+    "stochastic_step",
 ]
 
 _TINY_MASS = 10 * np.finfo(np.float64).eps  # scikit-learn's guard on empty components
@@ -533,3 +549,60 @@ def run_variational(
             converged = True
             break
     return VariationalResult(posterior, bounds, n_iter, converged)
+
+
+# -- streaming -----------------------------------------------------------------------------
+class Stream(NamedTuple):
+    """The state of stochastic variational inference between batches.
+
+    Attributes
+    ----------
+    running : Stats
+        Running statistics per unit of row weight (``total_weight`` 1).
+    n_batches : int
+        Batches taken so far.
+    seen_weight : float
+        Row weight of every batch so far: the data's size the posterior assumes.
+    """
+
+    running: Stats
+    n_batches: int
+    seen_weight: float
+
+
+def stochastic_step(
+    stream: Stream | None,
+    batch: Stats,
+    cov: Covariance,
+    prior: Prior,
+    weight_prior: WeightPrior,
+    *,
+    reg_covar: float,
+    decay: float,
+    offset: float,
+) -> tuple[Stream, Posterior]:
+    """One natural-gradient step on the global parameters (see the module docstring).
+
+    Parameters
+    ----------
+    stream : Stream or None
+        The state after the previous batches; None before the first, whose
+        statistics then replace the running ones.
+    batch : Stats
+        The batch's statistics under the current posterior's plan.
+    cov, prior, weight_prior
+    reg_covar : float
+    decay, offset : float
+        κ in (0.5, 1] and t_0 >= 0 of the step size ρ_t = (t + t_0)^-κ.
+
+    Returns
+    -------
+    stream : Stream
+    posterior : Posterior
+    """
+    t = 0 if stream is None else stream.n_batches
+    previous = None if stream is None else stream.running
+    running = stepwise_update(previous, batch, step_size(t, decay, offset), cov.form)
+    seen = float(batch.total_weight) + (0.0 if stream is None else stream.seen_weight)
+    posterior = m_step(scaled(running, seen), cov, prior, weight_prior, reg_covar)
+    return Stream(running, t + 1, seen), posterior
