@@ -311,13 +311,15 @@ def test_select(files, tmp_path, capsys):
     assert payload["best"] == {"n_components": 2, "covariance_type": "diag"}
 
 
-def test_select_records_failed_candidates(files, capsys):
-    code, out, _ = run(
-        ["select", files["mixed"], "--columns", "a,b", "--k-range", "1..4", "-c", "spherical"],
-        capsys,
-    )
+def test_select_records_failed_candidates(tmp_path, capsys):
+    data = tmp_path / "few.csv"  # 4 distinct points and 2 repeats: K >= 5 collapses
+    data.write_text("a,b\n0,0\n1,1.5\n2,0.5\n0.5,2\n0,0\n0,0\n")
+    argv = ["select", data, "--k-range", "1..6", "-c", "full", "--reg-covar", "0", "--seed", "0"]
+    code, out, _ = run(argv, capsys)
     assert code == 0
-    assert "n_samples >= n_components" in out  # K = 4 on 3 rows failed, shown in the table
+    failed = [line for line in out.splitlines() if line.strip()[:1] in ("5", "6")]
+    assert len(failed) == 2 and all("Fitting failed" in line for line in failed)
+    assert "Best by BIC: K = 1" in out
 
 
 def test_plot(files, tmp_path, capsys):
@@ -525,9 +527,9 @@ def test_parquet_errors(tmp_path, capsys):
 
 
 def test_parse_k_range():
-    assert parse_k_range("1..4") == [1, 2, 3, 4]
-    assert parse_k_range(" 2 - 3 ") == [2, 3]
-    assert parse_k_range("2:2") == [2]
+    assert list(parse_k_range("1..4")) == [1, 2, 3, 4]
+    assert list(parse_k_range(" 2 - 3 ")) == [2, 3]
+    assert list(parse_k_range("2:2")) == [2]
     assert parse_k_range("5,2,9") == [5, 2, 9]
     for bad in ("", "a", "1..", "0,1", "3..1", "1.5"):
         with pytest.raises(CliError):

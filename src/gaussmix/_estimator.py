@@ -34,6 +34,7 @@ from ._core.covariance import (
 from ._core.em import EMResult, Reseeder, m_step, run_em
 from ._core.init import INIT_METHODS
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
+from ._core.missing import MISSING_POLICIES
 from ._core.missing import impute as impute_missing
 from ._core.online import step_size, stepwise_update
 from ._core.stats import Stats
@@ -155,7 +156,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "missing": [StrOptions({"error", "marginalize"})],
+        "missing": [StrOptions(set(MISSING_POLICIES))],
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="left")],
         "device": "no_validation",  # checked against the devices here (see _device)

@@ -50,6 +50,7 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -207,7 +208,12 @@ def _contents(model: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndar
     return meta, tensors
 
 
-def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
+def save(
+    model: GaussianMixture,
+    path: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
     """Write a fitted model to ``path`` (see the module docstring for the format).
 
     Parameters
@@ -216,6 +222,9 @@ def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
         A fitted model.
     path : path-like
         Destination; replaced atomically if it exists. ``.gmm`` is a good suffix.
+    inputs : iterable of path-like
+        Files the caller read (its data): ``path`` must not be one of them
+        (:class:`gaussmix._outputs.OutputIsInputError`, nothing written).
 
     Returns
     -------
@@ -252,7 +261,7 @@ def save(model: GaussianMixture, path: str | os.PathLike[str]) -> Path:
             f"Cannot save this model: the file would not load back ({exc}). If set_params "
             "changed a parameter after the fit, fit again or set it back before saving."
         ) from None
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", inputs=inputs) as f:
         f.write(data)
     return Path(path)
 

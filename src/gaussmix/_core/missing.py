@@ -43,7 +43,10 @@ from .conditional import (
 from .covariance import Covariance, DensityForm, Params
 from .stats import Stats, merge_all
 
-__all__ = ["MissingRows", "PatternGroups", "group_patterns", "impute"]
+__all__ = ["MISSING_POLICIES", "MissingRows", "PatternGroups", "group_patterns", "impute"]
+
+MISSING_POLICIES = ("error", "marginalize")
+"""What a missing value (NaN) can mean: an error, or an entry to marginalise out."""
 
 _BLOCK_BYTES = 2**23  # per block of incomplete rows: bounds the (rows, d, d) temporaries
 

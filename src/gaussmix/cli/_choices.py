@@ -41,6 +41,13 @@ def criteria() -> tuple[str, ...]:
     return tuple(CRITERIA)
 
 
+def missing_policies() -> tuple[str, ...]:
+    """What ``--missing`` accepts: GaussianMixture's ``missing`` values."""
+    from .._core.missing import MISSING_POLICIES
+
+    return tuple(MISSING_POLICIES)
+
+
 def metavar(names: Sequence[str]) -> str:
     """How help shows a choice: ``<a|b|c>``."""
     return f"<{'|'.join(names)}>"

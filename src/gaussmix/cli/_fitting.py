@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from . import _choices
 from ._data import feature_labels, n_rows
@@ -12,25 +17,113 @@ from ._errors import CliError
 from ._output import fixed, number
 from ._progress import Progress
 
+DEFAULT_K_RANGE = "1..9"
 
-def parse_k_range(text: str) -> list[int]:
-    """``'1..9'``, ``'1-9'`` or ``'1:9'`` (inclusive), ``'2,3,5'`` or ``'4'`` -> list of K."""
+
+def parse_k_range(text: str) -> Sequence[int]:
+    """``'1..9'``, ``'1-9'`` or ``'1:9'`` (inclusive), ``'2,3,5'`` or ``'4'`` -> the Ks.
+
+    A range stays a ``range`` (``1..10000000000`` allocates nothing); see
+    :func:`components_for` for the bound against the data.
+    """
     spec = text.strip()
+    ks: Sequence[int]
     try:
         match = re.fullmatch(r"(\d+)\s*(?:\.\.|-|:)\s*(\d+)", spec)
         if match:
-            low, high = int(match.group(1)), int(match.group(2))
-            ks = list(range(low, high + 1))
+            ks = range(int(match.group(1)), int(match.group(2)) + 1)
         else:
             ks = [int(part) for part in spec.split(",")]
     except ValueError:
         ks = []
-    if not ks or any(k < 1 for k in ks):
+    if not ks or (ks[0] if isinstance(ks, range) else min(ks)) < 1:
         raise CliError(
             f"invalid --k-range {text!r}: give a range like 1..9 or a list like 2,3,5 "
             "(numbers of components >= 1)"
         )
     return ks
+
+
+def components_for(ks: Sequence[int], n_samples: int, data: str, k_range: str | None) -> list[int]:
+    """The Ks to fit to ``n_samples`` rows: each component needs a row of its own.
+
+    An explicit ``--k-range`` beyond the rows is refused (it is a mistake, and
+    could ask for billions of fits); the default range is cut to the rows with a
+    warning.
+    """
+    largest = ks[-1] if isinstance(ks, range) else max(ks)
+    if largest <= n_samples:
+        return list(ks)
+    if k_range is not None:
+        raise CliError(
+            f"--k-range {k_range} asks for up to {largest} components, but {data} has "
+            f"{n_samples} row(s) and each component needs at least one: give a range up "
+            f"to {n_samples} (a handful more than the clusters you expect is plenty)"
+        )
+    import warnings
+
+    warnings.warn(
+        f"{data} has {n_samples} row(s): trying K up to {n_samples} only "
+        f"(not {DEFAULT_K_RANGE}), since each component needs a row",
+        stacklevel=2,
+    )
+    return [k for k in ks if k <= n_samples]
+
+
+def check_jobs(jobs: int | None) -> None:
+    """``-j``: 1 to the machine's CPUs, or -1 to -CPUs (joblib's count back from all CPUs)."""
+    cpus = os.cpu_count() or 1
+    if jobs is not None and not (1 <= abs(jobs) <= cpus):
+        raise CliError(
+            f"-j {jobs}: give a number of parallel fits from 1 to {cpus} (this machine's "
+            "CPUs), or -1 for one per CPU"
+        )
+
+
+def check_device(device: str | None) -> None:
+    """``--device``: a device that torch can compute on here (the estimator knows 'auto')."""
+    if device is None:
+        return
+    try:
+        from ..backends.torch import available_devices, resolve_device
+    except ImportError:
+        raise CliError(
+            f'--device {device} needs PyTorch: pip install "gaussmix[torch]" (or leave '
+            "--device out to compute with NumPy)"
+        ) from None
+    here = available_devices()
+    resolved = resolve_device(device)  # a ValueError listing the devices for a bad name
+    if str(resolved) not in here:
+        raise CliError(
+            f"--device {device}: not a device to compute on; the devices here are "
+            f"{', '.join(here)} (or 'auto': the GPU when there is one, else the CPU)"
+        )
+
+
+@contextlib.contextmanager
+def missing_value_hint(X: Any, missing: str | None) -> Iterator[None]:
+    """Name the ``--missing marginalize`` option in an error about NaN in ``X``."""
+    try:
+        yield
+    except ValueError as exc:
+        if missing == "marginalize" or not _has_nan(X, exc):
+            raise
+        text = str(exc)
+        if _PYTHON_HINT in text:  # the library's advice, in the command line's words
+            raise CliError(text.replace(_PYTHON_HINT, "--missing marginalize")) from None
+        raise CliError(
+            f"{text} Or pass --missing marginalize to fit each row on the values it has "
+            "(NaN marks a missing value)."
+        ) from None
+
+
+_PYTHON_HINT = 'missing="marginalize"'
+
+
+def _has_nan(X: Any, exc: ValueError) -> bool:
+    if isinstance(X, np.ndarray):
+        return bool(X.dtype.kind == "f" and np.isnan(X).any())
+    return "NaN" in str(exc)  # a file fitted through scan: not read again to look
 
 
 def covariance_types(
@@ -60,12 +153,13 @@ def estimator_kwargs(
     reg_covar: float,
     init_params: str | None,
     device: str | None,
+    missing: str | None,
 ) -> dict[str, Any]:
     """GaussianMixture's keyword arguments from the fitting options `fit` and `select` share.
 
     An option left out (None) is not passed, so GaussianMixture's default applies.
     """
-    optional = {"init_params": init_params, "device": device}
+    optional = {"init_params": init_params, "device": device, "missing": missing}
     return {
         "max_iter": max_iter,
         "tol": tol,

@@ -2,20 +2,46 @@
 
 Exit statuses: 0 done; 2 a user's error (one line on standard error); 1 an
 unexpected internal error (one line; ``GAUSSMIX_DEBUG=1`` shows the
-traceback); 130 interrupted (Ctrl-C).
+traceback); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+
+Ctrl-C and SIGTERM both unwind the command, as an exception does, so an output
+file being written is removed (``atomic_write``) and the target left as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._errors import CliError, report
 
 CLI_EXTRA = 'pip install "gaussmix[cli]"'
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like KeyboardInterrupt (no ``except Exception`` stops it)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` (only the main thread handles signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,12 +63,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     debug = bool(os.environ.get("GAUSSMIX_DEBUG"))
     try:
-        return _run(build_app(args), args)
+        with _sigterm_unwinds():
+            return _run(build_app(args), args)
     except CliError as exc:
         return report(exc)
     except KeyboardInterrupt:
         print("gaussmix: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("gaussmix: terminated", file=sys.stderr)
+        return 143
+    except MemoryError as exc:
+        if debug:
+            raise
+        return report(
+            f"not enough memory ({exc or 'the allocation failed'}): use less data or "
+            "smaller options (fewer components, rows or candidates)"
+        )
     except BrokenPipeError:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115

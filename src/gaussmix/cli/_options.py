@@ -12,6 +12,11 @@ import typer
 
 from . import _choices
 
+MAX_COUNT = 2**63 - 1
+"""The largest count (components, iterations, rows) a model file can record (int64)."""
+MAX_SEED = 2**32 - 1
+"""NumPy's seeds are 0 to 2**32 - 1."""
+
 DATA = typer.Argument(..., metavar="DATA", help="CSV/TSV, Parquet or .npy data file.")
 MODEL = typer.Argument(..., metavar="MODEL", help="A gaussmix model file.")
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
@@ -21,11 +26,13 @@ COLUMNS = typer.Option(
     "--columns",
     help="Columns to use: names or 0-based indices, comma-separated or repeated.",
 )
-SEED = typer.Option(None, "--seed", help="Random seed (reproducible results).")
+SEED = typer.Option(
+    None, "--seed", min=0, max=MAX_SEED, help="Random seed (reproducible results)."
+)
 DEVICE = typer.Option(None, "--device", help="Compute device, e.g. cpu or cuda.")
 K_RANGE_HELP = "Numbers of components to try: 1..9, 2-5 or 2,3,5."
-N_INIT = typer.Option(1, "--n-init", min=1, help="EM initializations per fit.")
-MAX_ITER = typer.Option(100, "--max-iter", min=0, help="EM iterations per init.")
+N_INIT = typer.Option(1, "--n-init", min=1, max=MAX_COUNT, help="EM initializations per fit.")
+MAX_ITER = typer.Option(100, "--max-iter", min=0, max=MAX_COUNT, help="EM iterations per init.")
 TOL = typer.Option(1e-3, "--tol", min=0.0, help="Convergence threshold.")
 REG_COVAR = typer.Option(1e-6, "--reg-covar", min=0.0, help="Added to covariance diagonals.")
 JOBS = typer.Option(None, "-j", "--jobs", help="Candidates fitted in parallel (-1: all).")
@@ -61,6 +68,17 @@ def init_params() -> Any:
         None,
         "--init-params",
         help="Initialization (default: GaussianMixture's).",
+    )
+
+
+def missing() -> Any:
+    """``--missing``: what a missing value (NaN) means."""
+    return choice(
+        _choices.missing_policies(),
+        None,
+        "--missing",
+        help="NaN in the data: 'error' refuses it, 'marginalize' fits each row on the "
+        "values it has (default: GaussianMixture's).",
     )
 
 

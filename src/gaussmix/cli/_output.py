@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -84,6 +85,27 @@ def _write_text(f: IO[str], table: np.ndarray, names: Sequence[str], delimiter: 
     fmt = "%d" if table.dtype.kind in "biu" else "%.17g"
     if table.shape[0]:
         np.savetxt(f, table, fmt=fmt, delimiter=delimiter)
+
+
+def check_fits_in_memory(n_bytes: int, what: str) -> None:
+    """Refuse work that needs more than this machine's physical memory, before trying it."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: let the allocation say so
+        return
+    if n_bytes > total:
+        raise CliError(
+            f"{what} needs about {_bytes(n_bytes)} of memory, more than this machine's "
+            f"{_bytes(total)}: ask for less (several smaller runs with different --seed)"
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} EB"
 
 
 def console() -> Any:

@@ -10,7 +10,9 @@ from . import _options
 def fit(
     data: str = _options.DATA,
     output: str = _options.output("Model file to write.", required=True),
-    k: int | None = typer.Option(None, "-k", "--n-components", min=1, help="Components."),
+    k: int | None = typer.Option(
+        None, "-k", "--n-components", min=1, max=_options.MAX_COUNT, help="Components."
+    ),
     k_range: str | None = typer.Option(None, "--k-range", help=_options.K_RANGE_HELP),
     covariance_type: str | None = _options.covariance_type(
         None,
@@ -24,6 +26,7 @@ def fit(
     tol: float = _options.TOL,
     reg_covar: float = _options.REG_COVAR,
     init_params: str | None = _options.init_params(),
+    missing: str | None = _options.missing(),
     jobs: int | None = _options.JOBS,
     seed: int | None = _options.SEED,
     device: str | None = _options.DEVICE,
@@ -39,22 +42,40 @@ def fit(
     import numpy as np
 
     from .._estimator import GaussianMixture
-    from ._data import column_labels, fit_input, open_data
+    from .._outputs import check_not_input
+    from ..io import save
+    from ._data import column_labels, fit_input, n_rows, open_data
     from ._errors import CliError
-    from ._fitting import covariance_types, estimator_kwargs, parse_k_range, run_select, summary
+    from ._fitting import (
+        DEFAULT_K_RANGE,
+        check_device,
+        check_jobs,
+        components_for,
+        covariance_types,
+        estimator_kwargs,
+        missing_value_hint,
+        parse_k_range,
+        run_select,
+        summary,
+    )
     from ._output import console, print_json
     from ._progress import Progress, warnings_as_lines
 
     if k is not None and k_range is not None:
         raise CliError("give either -k or --k-range, not both")
-    ks = [k] if k is not None else parse_k_range(k_range or "1..9")
-    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
+    check_not_input(output, [data])  # before the fit, not after it
+    check_jobs(jobs)
+    check_device(device)
+    single = None if k is None else [k]
+    asked = single or parse_k_range(DEFAULT_K_RANGE if k_range is None else k_range)
+    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device, missing)
     types, gm_kwargs = covariance_types(covariance_type, k is not None, gm_kwargs)
     data_file = open_data(data, columns)
     X = fit_input(data_file)
     show = not quiet and not as_json
     selection = None
-    with warnings_as_lines(quiet or as_json):
+    with warnings_as_lines(quiet or as_json), missing_value_hint(X, missing):
+        ks = single or components_for(asked, n_rows(X), data, k_range)
         if len(ks) * len(types) == 1:
             model = GaussianMixture(
                 ks[0], covariance_type=types[0], n_init=n_init, random_state=seed, **gm_kwargs
@@ -69,7 +90,7 @@ def fit(
     if labels is not None:
         model.feature_names_in_ = np.asarray(labels, dtype=object)
         described["features"] = labels
-    model.save(output)
+    save(model, output, inputs=[data])
     if as_json:
         payload = {"model": output, **described}
         payload["selection"] = None if selection is None else selection.records

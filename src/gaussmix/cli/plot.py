@@ -12,7 +12,9 @@ def plot(
     data: str = _options.DATA,
     output: str = _options.output("Figure file (.png, .svg, .pdf, ...).", required=True),
     columns: list[str] | None = _options.COLUMNS,
-    dpi: int = typer.Option(150, "--dpi", min=10, help="Resolution of raster figures."),
+    dpi: int = typer.Option(
+        150, "--dpi", min=10, max=1200, help="Resolution of raster figures (dots per inch)."
+    ),
     as_json: bool = _options.JSON,
     quiet: bool = _options.QUIET,
 ) -> None:
@@ -24,12 +26,14 @@ def plot(
     import sys
     from pathlib import Path
 
-    from .._outputs import atomic_write
+    from .._outputs import atomic_write, check_not_input
     from ._data import column_labels, load_model, open_data, read_all
     from ._errors import CliError
     from ._output import print_json
     from ._progress import warnings_as_lines
 
+    inputs = [model_path, data]
+    check_not_input(output, inputs)
     model = load_model(model_path)
     data_file = open_data(data, columns, model)
     X = read_all(data_file)
@@ -53,7 +57,7 @@ def plot(
     with warnings_as_lines(quiet or as_json):
         drawn = plot_mixture(model, X, feature_names=column_labels(data_file))
         fig = drawn if hasattr(drawn, "savefig") else drawn.figure
-        with atomic_write(output, "wb") as f:
+        with atomic_write(output, "wb", inputs=inputs) as f:
             fig.savefig(f, format=suffix, dpi=dpi)
         plt.close(fig)
     if as_json:

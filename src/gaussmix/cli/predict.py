@@ -29,11 +29,15 @@ def predict(
 
     import numpy as np
 
+    from .._outputs import check_not_input
     from ._data import load_model, open_data
     from ._errors import CliError
     from ._output import print_json, write_table
     from ._progress import warnings_as_lines
 
+    inputs = [model_path, data]
+    if output is not None:
+        check_not_input(output, inputs)
     model = load_model(model_path)
     data_file = open_data(data, columns, model)
     parts = []
@@ -47,7 +51,7 @@ def predict(
     if output is None and as_json:
         print_json({"proba" if proba else "labels": result})
         return
-    write_table(output, result, names)
+    write_table(output, result, names, inputs=inputs)
     if as_json:
         print_json({"output": output, "n_rows": int(result.shape[0])})
     elif output is not None and not quiet:

@@ -9,7 +9,9 @@ from . import _options
 
 def sample(
     model_path: str = _options.MODEL,
-    n: int = typer.Option(..., "-n", "--n-samples", min=1, help="Rows to draw."),
+    n: int = typer.Option(
+        ..., "-n", "--n-samples", min=1, max=_options.MAX_COUNT, help="Rows to draw."
+    ),
     output: str | None = _options.output(
         "Write here (.csv, .tsv, .npy, .parquet); default stdout."
     ),
@@ -25,10 +27,15 @@ def sample(
 
     import numpy as np
 
+    from .._outputs import check_not_input
     from ._data import feature_labels, load_model
-    from ._output import print_json, write_table
+    from ._output import check_fits_in_memory, print_json, write_table
 
+    if output is not None:
+        check_not_input(output, [model_path])
     model = load_model(model_path)
+    # The rows, their components and the table written: about three copies.
+    check_fits_in_memory(3 * n * (model.n_features_in_ + 1) * 8, f"-n {n}")
     if seed is not None:
         model.random_state = seed
     X, y = model.sample(n)
@@ -37,9 +44,10 @@ def sample(
         print_json({"X": X, "component": y, "features": names[:-1]})
         return
     if output is not None and output.lower().endswith(".npy"):
-        write_table(output, X, names[:-1])
+        write_table(output, X, names[:-1], inputs=[model_path])
     else:
-        write_table(output, np.column_stack([X, y.astype(np.float64)]), names)
+        table = np.column_stack([X, y.astype(np.float64)])
+        write_table(output, table, names, inputs=[model_path])
     if as_json:
         print_json({"output": output, "n_rows": n})
     elif output is not None and not quiet:

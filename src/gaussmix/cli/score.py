@@ -30,6 +30,12 @@ def score(
             n += block.shape[0]
     if n == 0:
         raise CliError(f"{data}: no rows of data")
+    if not np.isfinite(total):
+        raise CliError(
+            f"the model's log-likelihood of {data} is {total} (not a finite number): the "
+            f"model file {model_path} or the data holds values far outside any fitted "
+            "mixture's; check both (gaussmix info shows the model)"
+        )
     p = model._n_parameters()
     result = {
         "n_samples": n,

@@ -9,7 +9,9 @@ from . import _choices, _options
 
 def select(
     data: str = _options.DATA,
-    k_range: str = typer.Option("1..9", "--k-range", help=_options.K_RANGE_HELP),
+    k_range: str | None = typer.Option(
+        None, "--k-range", help=f"{_options.K_RANGE_HELP} [default: 1..9]"
+    ),
     covariance_type: str = _options.covariance_type(
         _choices.ALL,
         "Covariance type(s) to try: one, 'all', or a family (mclust: its models and its start).",
@@ -21,6 +23,7 @@ def select(
     tol: float = _options.TOL,
     reg_covar: float = _options.REG_COVAR,
     init_params: str | None = _options.init_params(),
+    missing: str | None = _options.missing(),
     jobs: int | None = _options.JOBS,
     output: str | None = _options.output("Also save the best model here."),
     seed: int | None = _options.SEED,
@@ -35,10 +38,17 @@ def select(
     """
     import numpy as np
 
-    from ._data import column_labels, fit_input, open_data
+    from .._outputs import check_not_input
+    from ..io import save
+    from ._data import column_labels, fit_input, n_rows, open_data
     from ._fitting import (
+        DEFAULT_K_RANGE,
+        check_device,
+        check_jobs,
+        components_for,
         covariance_types,
         estimator_kwargs,
+        missing_value_hint,
         parse_k_range,
         run_select,
         selection_table,
@@ -46,19 +56,24 @@ def select(
     from ._output import console, print_json
     from ._progress import warnings_as_lines
 
-    ks = parse_k_range(k_range)
-    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device)
+    if output is not None:
+        check_not_input(output, [data])  # before the fits, not after them
+    check_jobs(jobs)
+    check_device(device)
+    candidate_ks = parse_k_range(DEFAULT_K_RANGE if k_range is None else k_range)
+    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device, missing)
     types, gm_kwargs = covariance_types(covariance_type, False, gm_kwargs)
     data_file = open_data(data, columns)
     X = fit_input(data_file)
     show = not quiet and not as_json
-    with warnings_as_lines(quiet or as_json):
+    with warnings_as_lines(quiet or as_json), missing_value_hint(X, missing):
+        ks = components_for(candidate_ks, n_rows(X), data, k_range)
         result = run_select(X, ks, types, criterion, n_init, seed, jobs, show, gm_kwargs)
     if output is not None:
         labels = column_labels(data_file)
         if labels is not None:
             result.best_.feature_names_in_ = np.asarray(labels, dtype=object)
-        result.best_.save(output)
+        save(result.best_, output, inputs=[data])
     if as_json:
         print_json(
             {
