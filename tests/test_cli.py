@@ -334,6 +334,27 @@ def test_plot(files, tmp_path, capsys):
     assert target.read_text().lstrip().startswith("<?xml")
 
 
+def test_plot_of_wide_data(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 9))
+    X[150:, 6] += 6.0
+    data = tmp_path / "wide.csv"
+    np.savetxt(data, X, delimiter=",", header=",".join(f"c{i}" for i in range(9)), comments="")
+    model = tmp_path / "m.gmm"
+    main_ok(["fit", data, "-k", "2", "-c", "diag", "--seed", "0", "-o", model, "-q"])
+    code, _, err = run(["plot", model, data, "-o", tmp_path / "f.png", "--dpi", "30"], capsys)
+    assert code == 0
+    assert "gaussmix: warning: X has 9 features: drawing the 5 that separate" in err
+    assert "(c6, " in err and "gaussmix plot --features" in err
+    target = tmp_path / "g.png"
+    argv = ["plot", model, data, "-o", target, "--features", "c6,2", "--features", "c0", "-q"]
+    code, out, err = run(argv, capsys)
+    assert (code, out, err) == (0, "", "") and target.read_bytes()[:4] == b"\x89PNG"
+    code, out, err = run([*argv[:5], "--features", "nope"], capsys)
+    assert_error(code, out, err, "features: 'nope' is not a feature name")
+
+
 def test_progress_display(files, tmp_path, capsys, monkeypatch):
     """On a terminal a progress display starts after the delay; it never breaks the output."""
     monkeypatch.setattr(_progress, "interactive", lambda: True)

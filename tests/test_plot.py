@@ -18,7 +18,13 @@ from matplotlib.patches import Ellipse, Rectangle  # noqa: E402
 
 from gaussmix import GaussianMixture, select  # noqa: E402
 from gaussmix.datasets import load_old_faithful  # noqa: E402
-from gaussmix.plot import plot_convergence, plot_mixture, plot_selection  # noqa: E402
+from gaussmix.plot import (  # noqa: E402
+    MAX_GRID_FEATURES,
+    plot_convergence,
+    plot_mixture,
+    plot_selection,
+    separating_features,
+)
 
 TYPES = ("full", "tied", "diag", "spherical")
 
@@ -189,6 +195,104 @@ def test_pair_grid_for_more_features():
         plot_mixture(model, X, ax=grid[:2])
     with pytest.raises(TypeError, match="Figure"):
         plot_mixture(model, X, ax="nope")
+
+
+# -- wide data ------------------------------------------------------------------------
+def _wide(covariance_type: str, d: int = 12, separating: tuple[int, ...] = (7, 2, 9)):
+    """Two clusters in d features that differ only on ``separating``, most on the first."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, d))
+    for rank, j in enumerate(separating):
+        X[200:, j] += 8.0 - 2.0 * rank
+    return X, GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_separating_features_rank_by_between_over_within_variance(covariance_type):
+    _, model = _wide(covariance_type)
+    chosen = separating_features(model, 3)
+    np.testing.assert_array_equal(chosen, [7, 2, 9])
+    # The score written out: variance of the means over the mean within-component variance.
+    w, mu = model.weights_, model.means_
+    within = w @ np.diagonal(_dense_all(model), axis1=1, axis2=2)
+    score = (w @ (mu - w @ mu) ** 2) / within
+    np.testing.assert_array_equal(separating_features(model, 12), np.argsort(-score))
+    assert len(separating_features(model)) == MAX_GRID_FEATURES
+    assert len(separating_features(model, 100)) == 12
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_wide_data_draws_the_most_separating_features_and_says_so(covariance_type):
+    X, model = _wide(covariance_type)
+    with pytest.warns(UserWarning, match=r"X has 12 features: drawing the 5 that separate") as w:
+        fig = plot_mixture(model, X)
+    assert "(x7, x2, x9, " in str(w[0].message) and "features=" in str(w[0].message)
+    _render(fig)
+    m = MAX_GRID_FEATURES
+    assert len(fig.axes) == m * m
+    axes = np.array(fig.axes).reshape(m, m)
+    chosen = separating_features(model)
+    assert [axes[m - 1, j].get_xlabel() for j in range(m)] == [f"x{i}" for i in chosen]
+    assert "the 5 most separating of 12 features" in fig.get_suptitle()
+    # Each panel is the model's marginal over its two features: the ellipses'
+    # covariances are the blocks of the dense covariances.
+    dense = np.array([np.atleast_2d(c) for c in _dense_all(model)])
+    e = next(e for e in _ellipses(axes[1, 0]) if e.get_gid() == "component-0-sigma-1")
+    i, j = chosen[0], chosen[1]
+    np.testing.assert_allclose(
+        _ellipse_covariance(e, 1.0), dense[0][np.ix_([i, j], [i, j])], rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(axes[1, 0].collections[0].get_offsets(), X[:, [i, j]])
+
+
+def _dense_all(model) -> np.ndarray:
+    """(K, d, d) covariances, written out per covariance type for the test's own check."""
+    K, d = model.means_.shape
+    c = model.covariances_
+    return {
+        "full": lambda: c,
+        "tied": lambda: np.broadcast_to(c, (K, d, d)),
+        "diag": lambda: np.array([np.diag(v) for v in c]),
+        "spherical": lambda: np.array([np.eye(d) * v for v in c]),
+    }[model.covariance_type]()
+
+
+def test_features_chooses_what_to_draw():
+    X, model = _wide("diag")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an explicit choice warns of nothing
+        ax = plot_mixture(model, X, features=[9, 2])
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("x9", "x2")
+        assert "2 of 12 features" in ax.get_title()
+        ax = plot_mixture(model, X, features=["x4"], feature_names=[f"x{i}" for i in range(12)])
+        assert ax.get_xlabel() == "x4" and ax.get_ylabel() == "density"
+        fig = plot_mixture(model, X, features=range(7))  # more than the default, if asked
+        assert len(fig.axes) == 49
+    for bad, match in [
+        ([], "at least one feature"),
+        ([1, 1], "each once"),
+        ([12], "from 0 to 11"),
+        (["nope"], "'nope' is not a feature name"),
+        ([True], "neither a feature name nor an index"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            plot_mixture(model, X, features=bad)
+
+
+def test_features_in_another_order(models, faithful):
+    ax = plot_mixture(models["full"], faithful, features=[1, 0])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x0")
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), faithful[:, ::-1])
+    e = next(e for e in _ellipses(ax) if e.get_gid() == "component-1-sigma-2")
+    expected = models["full"].covariances_[1][::-1, ::-1]
+    np.testing.assert_allclose(_ellipse_covariance(e, 2.0), expected, rtol=1e-9)
+
+
+def test_narrow_data_draws_every_feature_without_a_warning(models, faithful):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_mixture(models["full"], faithful)
+    assert "features" not in ax.get_title()
 
 
 def test_bad_input(models, faithful):

@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from ._estimator import GaussianMixture
     from .select import SelectionResult
 
-__all__ = ["plot_convergence", "plot_mixture", "plot_selection"]
+__all__ = [
+    "MAX_GRID_FEATURES",
+    "plot_convergence",
+    "plot_mixture",
+    "plot_selection",
+    "separating_features",
+]
 
 # mclust's BIC plot styles (mclust.options("bicPlotColors", "bicPlotSymbols")) by the
 # model's mclust name: colour, marker (R's plotting symbol), filled.
@@ -74,22 +80,92 @@ def _feature_names(model: Any, X: Any, d: int) -> list[str]:
     return [f"x{i}" for i in range(d)]
 
 
-def _dense(model: Any, k: int) -> np.ndarray:
-    """Component ``k``'s covariance as a (d, d) matrix, from the model registry."""
+MAX_GRID_FEATURES = 5
+"""A pair grid shows at most this many features unless ``features=`` names more: a
+grid of d features draws d² panels, unreadable (and slow) long before d = 64."""
+
+
+def separating_features(model: GaussianMixture, n_features: int = MAX_GRID_FEATURES) -> np.ndarray:
+    """The features whose components differ most, relative to the components' spread.
+
+    Feature j scores ``Σ_k w_k (μ_kj - μ̄_j)² / Σ_k w_k σ²_kj``: the variance of
+    the component means (between components) over the mean variance within a
+    component, both weighted by the mixture weights and read from the fitted
+    parameters alone. A feature on which every component has the same mean
+    scores 0.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model.
+    n_features : int, default=MAX_GRID_FEATURES
+        How many to return (at most the model's features).
+
+    Returns
+    -------
+    ndarray of int, shape (min(n_features, d),)
+        Feature indices, the most separating first.
+    """
+    check_is_fitted(model)
+    weights, means = np.asarray(model.weights_), np.asarray(model.means_)
+    centre = weights @ means
+    between = weights @ (means - centre) ** 2
+    within = _form(model).variances(model.covariances_, means.shape[1])  # (K, d) or (1, d)
+    within = (weights @ within) if within.shape[0] == weights.shape[0] else within[0]
+    score = between / np.maximum(within, np.finfo(np.float64).tiny)
+    return np.argsort(-score, kind="stable")[:n_features]
+
+
+def _form(model: Any) -> Any:
+    """The density form of the model's covariance type, from the model registry."""
     from ._core.covariance import get_covariance
 
+    return get_covariance(model.covariance_type).form
+
+
+def _dense_covariances(model: Any) -> np.ndarray:
+    """Every component's covariance as a (K, d, d) array, from the model registry."""
     K, d = model.means_.shape
-    form = get_covariance(model.covariance_type).form
-    return form.dense(model.covariances_, K, d)[k]
+    return np.asarray(_form(model).dense(model.covariances_, K, d))
 
 
-def _variance(model: Any, k: int, i: int) -> float:
-    return float(_dense(model, k)[i, i])
-
-
-def _covariance_2d(model: Any, k: int, i: int, j: int) -> np.ndarray:
-    """The (2, 2) covariance of component ``k`` over features ``i`` (x) and ``j`` (y)."""
-    return _dense(model, k)[np.ix_([i, j], [i, j])]
+def _choose_features(
+    model: Any, features: Any, names: list[str], d: int
+) -> tuple[np.ndarray, str]:
+    """The features to draw and what the title says of them ('' for every feature)."""
+    if features is None:
+        if d <= MAX_GRID_FEATURES:
+            return np.arange(d), ""
+        chosen = separating_features(model)
+        listed = ", ".join(names[i] for i in chosen)
+        warnings.warn(
+            f"X has {d} features: drawing the {len(chosen)} that separate the components "
+            f"most ({listed}; between- over within-component variance). Pass features= "
+            "(gaussmix plot --features) to choose others.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return chosen, f"\nthe {len(chosen)} most separating of {d} features"
+    wanted = [features] if isinstance(features, (str, int, np.integer)) else list(features)
+    chosen_list = []
+    for f in wanted:
+        if isinstance(f, str):
+            if f not in names:
+                raise ValueError(
+                    f"features: {f!r} is not a feature name; the names are "
+                    f"{', '.join(names[:20])}{', ...' if d > 20 else ''}."
+                )
+            chosen_list.append(names.index(f))
+        elif isinstance(f, (int, np.integer)) and not isinstance(f, bool) and 0 <= f < d:
+            chosen_list.append(int(f))
+        else:
+            raise ValueError(
+                f"features: {f!r} is neither a feature name nor an index from 0 to {d - 1}."
+            )
+    if not chosen_list or len(set(chosen_list)) != len(chosen_list):
+        raise ValueError(f"features must name at least one feature, each once; got {features!r}.")
+    chosen = np.asarray(chosen_list)
+    return chosen, ("" if len(chosen) == d else f"\n{len(chosen)} of {d} features")
 
 
 def _ellipse(mean: np.ndarray, cov: np.ndarray, n_sigma: float, **kwargs: Any) -> Any:
@@ -112,17 +188,24 @@ def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
 
 
 def _draw_1d(
-    ax: Axes, model: Any, x: np.ndarray, i: int, colors: list[Any], bins: Any, legend: bool
+    ax: Axes,
+    weights: np.ndarray,
+    means: np.ndarray,
+    variances: np.ndarray,
+    x: np.ndarray,
+    colors: list[Any],
+    bins: Any,
+    legend: bool,
 ) -> None:
+    """Histogram of ``x`` (n,) and each component's density (``means``, ``variances``: (K,))."""
     from scipy.stats import norm
 
     ax.hist(x, bins=bins, density=True, color="0.82", edgecolor="white", label="data")
     low, high = _limits(x)
     grid = np.linspace(low, high, 400)
     total = np.zeros_like(grid)
-    for k in range(model.n_components):
-        weight = float(model.weights_[k])
-        density = weight * norm.pdf(grid, model.means_[k, i], np.sqrt(_variance(model, k, i)))
+    for k, weight in enumerate(weights):
+        density = weight * norm.pdf(grid, means[k], np.sqrt(variances[k]))
         total += density
         ax.fill_between(grid, density, color=colors[k], alpha=0.25, lw=0)
         ax.plot(grid, density, color=colors[k], lw=2.0, label=f"component {k} ({weight:.0%})")
@@ -135,18 +218,23 @@ def _draw_1d(
 
 def _draw_2d(
     ax: Axes,
-    model: Any,
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
     X: np.ndarray,
     labels: np.ndarray,
-    i: int,
-    j: int,
     colors: list[Any],
     sigmas: tuple[float, ...],
     shown: np.ndarray,
     point_size: float,
     legend: bool,
 ) -> None:
-    xs, ys = X[shown, i], X[shown, j]
+    """Rows of ``X`` (n, 2) coloured by ``labels``, and each component's ellipses.
+
+    ``means`` (K, 2) and ``covariances`` (K, 2, 2) are the components' over the two
+    features drawn.
+    """
+    xs, ys = X[shown, 0], X[shown, 1]
     ax.scatter(
         xs,
         ys,
@@ -156,13 +244,11 @@ def _draw_2d(
         linewidths=0,
         zorder=2,
     )
-    for k in range(model.n_components):
-        mean = model.means_[k, [i, j]]
-        cov = _covariance_2d(model, k, i, j)
+    for k in range(len(weights)):
         for n, sigma in enumerate(sorted(sigmas)):
             patch = _ellipse(
-                mean,
-                cov,
+                means[k],
+                covariances[k],
                 sigma,
                 fill=False,
                 edgecolor=colors[k],
@@ -173,18 +259,18 @@ def _draw_2d(
             patch.set_gid(f"component-{k}-sigma-{sigma:g}")
             ax.add_patch(patch)
     ax.scatter(
-        model.means_[:, i],
-        model.means_[:, j],
+        means[:, 0],
+        means[:, 1],
         marker="X",
         s=110,
-        c=colors[: model.n_components],
+        c=colors[: len(weights)],
         edgecolors="black",
         linewidths=1.2,
         zorder=4,
         gid="means",
     )
-    ax.set_xlim(*_limits(X[:, i]))
-    ax.set_ylim(*_limits(X[:, j]))
+    ax.set_xlim(*_limits(X[:, 0]))
+    ax.set_ylim(*_limits(X[:, 1]))
     if legend:
         from matplotlib.lines import Line2D
 
@@ -195,9 +281,9 @@ def _draw_2d(
                 marker="o",
                 ls="",
                 color=colors[k],
-                label=f"component {k} ({model.weights_[k]:.0%})",
+                label=f"component {k} ({weights[k]:.0%})",
             )
-            for k in range(model.n_components)
+            for k in range(len(weights))
         ]
         handles.append(
             Line2D([], [], marker="X", ls="", color="white", mec="black", ms=9, label="means")
@@ -215,6 +301,7 @@ def plot_mixture(
     max_points: int = 5000,
     random_state: int = 0,
     feature_names: Any = None,
+    features: Any = None,
 ) -> Any:
     """Draw a fitted mixture over its data.
 
@@ -223,7 +310,10 @@ def plot_mixture(
     - 2 features: the rows coloured by their most probable component, each
       component's 1-, 2- and 3-σ ellipses (``sigmas``) and the means.
     - more features: a pair grid, with the 2-feature plot of every pair off the
-      diagonal and the 1-feature plot of every feature on it.
+      diagonal and the 1-feature plot of every feature on it. Of more than
+      ``MAX_GRID_FEATURES`` (5) features, the grid shows the most separating
+      ones (:func:`separating_features`), says so in its title and warns,
+      unless ``features`` names the features to draw.
 
     Parameters
     ----------
@@ -233,8 +323,8 @@ def plot_mixture(
         Column names of a DataFrame (or the model's ``feature_names_in_``) label
         the axes.
     ax : matplotlib Axes, optional
-        For 1 or 2 features: the axes to draw into. For more: a Figure, or a
-        (d, d) array of Axes.
+        For 1 or 2 features drawn: the axes to draw into. For more: a Figure, or
+        an (m, m) array of Axes for m features drawn.
     sigmas : tuple of float, default=(1, 2, 3)
         Mahalanobis radii of the ellipses.
     bins : int, sequence or str, default='auto'
@@ -247,10 +337,13 @@ def plot_mixture(
     feature_names : sequence of str, optional
         Axis labels; by default X's column names, else the model's
         ``feature_names_in_``, else x0, x1, ...
+    features : sequence of int or str, optional
+        The features to draw, by index or name, in this order (the rows are
+        still coloured by the model's prediction from every feature).
 
     Returns
     -------
-    matplotlib.axes.Axes for 1 or 2 features, matplotlib.figure.Figure for more.
+    matplotlib.axes.Axes for 1 or 2 features drawn, matplotlib.figure.Figure for more.
     """
     plt = _pyplot()
     check_is_fitted(model)
@@ -264,57 +357,86 @@ def plot_mixture(
     if names is not None and len(names) != d:
         raise ValueError(f"feature_names has {len(names)} names for {d} features.")
     names = names or _feature_names(model, X, d)
+    chosen, which = _choose_features(model, features, names, d)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*feature names", category=UserWarning)
         labels = np.asarray(model.predict(data))
+    every = np.array_equal(chosen, np.arange(d))
+    drawn_model = model if every else model.marginal(chosen)
+    weights = np.asarray(drawn_model.weights_, dtype=np.float64)
+    means = np.asarray(drawn_model.means_)
+    covariances = _dense_covariances(drawn_model)  # (K, m, m)
+    drawn = data[:, chosen]
+    names = [names[i] for i in chosen]
+    m = len(chosen)
     colors = _colors(model.n_components)
-    title = f"Gaussian mixture: K = {model.n_components}, {model.covariance_type} covariance"
+    title = (
+        f"Gaussian mixture: K = {model.n_components}, {model.covariance_type} covariance{which}"
+    )
     rng = np.random.default_rng(random_state)
     shown = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
     point_size = float(np.clip(3000 / max(len(shown), 1), 4, 30))
 
-    if d == 1:
+    def one(a: Any, i: int, legend: bool) -> None:
+        _draw_1d(a, weights, means[:, i], covariances[:, i, i], drawn[:, i], colors, bins, legend)
+
+    def pair(a: Any, i: int, j: int, size: float, legend: bool) -> None:
+        idx = [i, j]
+        block = covariances[:, idx][:, :, idx]
+        _draw_2d(
+            a,
+            weights,
+            means[:, idx],
+            block,
+            drawn[:, idx],
+            labels,
+            colors,
+            sigmas,
+            shown,
+            size,
+            legend,
+        )
+
+    if m == 1:
         ax = ax if ax is not None else plt.subplots(figsize=(7, 4.5), layout="constrained")[1]
-        _draw_1d(ax, model, data[:, 0], 0, colors, bins, legend=True)
+        one(ax, 0, legend=True)
         ax.set_xlabel(names[0])
         ax.set_ylabel("density")
         ax.set_title(title)
         return ax
-    if d == 2:
+    if m == 2:
         ax = ax if ax is not None else plt.subplots(figsize=(7, 5.5), layout="constrained")[1]
-        _draw_2d(ax, model, data, labels, 0, 1, colors, sigmas, shown, point_size, legend=True)
+        pair(ax, 0, 1, point_size, legend=True)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
         ax.set_title(title)
         return ax
 
     if ax is None:
-        size = min(2.6 * d, 20)
-        fig, axes = plt.subplots(d, d, figsize=(size, size), layout="constrained", squeeze=False)
+        size = min(2.6 * m, 20)
+        fig, axes = plt.subplots(m, m, figsize=(size, size), layout="constrained", squeeze=False)
     elif isinstance(ax, np.ndarray):
         axes = ax
-        if axes.shape != (d, d):
-            raise ValueError(f"ax must be a ({d}, {d}) array of Axes; got shape {axes.shape}.")
+        if axes.shape != (m, m):
+            raise ValueError(f"ax must be a ({m}, {m}) array of Axes; got shape {axes.shape}.")
         fig = axes[0, 0].figure
     elif hasattr(ax, "add_subplot") and hasattr(ax, "savefig"):
         fig = ax
-        axes = np.asarray(fig.subplots(d, d, squeeze=False))
+        axes = np.asarray(fig.subplots(m, m, squeeze=False))
     else:
-        raise TypeError(f"For {d} features, ax must be a Figure or a ({d}, {d}) array of Axes.")
+        raise TypeError(f"For {m} features, ax must be a Figure or a ({m}, {m}) array of Axes.")
     small_points = max(point_size / 2, 2.0)
-    for row in range(d):
-        for col in range(d):
+    for row in range(m):
+        for col in range(m):
             a = axes[row, col]
             if row == col:
-                _draw_1d(a, model, data[:, row], row, colors, bins, legend=False)
+                one(a, row, legend=False)
                 a.set_yticks([])
             else:
-                _draw_2d(
-                    a, model, data, labels, col, row, colors, sigmas, shown, small_points, False
-                )
-            a.set_xlabel(names[col] if row == d - 1 else "")
+                pair(a, col, row, small_points, legend=False)
+            a.set_xlabel(names[col] if row == m - 1 else "")
             a.set_ylabel(names[row] if col == 0 and row != col else "")
-            if row != d - 1:
+            if row != m - 1:
                 a.tick_params(labelbottom=False)
     from matplotlib.lines import Line2D
 

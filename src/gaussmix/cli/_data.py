@@ -46,7 +46,7 @@ def open_data(path: str, columns: Sequence[str] | None, model: Any = None) -> An
                     )
                 wanted = [str(n) for n in model_names]
             if wanted is not None:
-                keys = [_column_key(token, names) for token in wanted]
+                keys = [column_key(token, names) for token in wanted]
         data = scan(path, columns=keys)
     except ImportError as exc:  # Parquet without pyarrow: a user's setup, not a bug
         raise CliError(str(exc)) from None
@@ -58,7 +58,7 @@ def open_data(path: str, columns: Sequence[str] | None, model: Any = None) -> An
     return data
 
 
-def _column_key(token: str, names: list[str] | None) -> str | int:
+def column_key(token: str, names: list[str] | None) -> str | int:
     """A --columns token as a column name if the file has it, else as a position."""
     if names is not None and token in names:
         return token
