@@ -21,9 +21,7 @@ distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
 from gaussmix import GaussianMixture  # noqa: E402
-from gaussmix._core.covariance import get_covariance  # noqa: E402
-from gaussmix._input import Request, as_rows  # noqa: E402
-from gaussmix.distributed import blocks  # noqa: E402
+from gaussmix._core.init import kmeans  # noqa: E402
 from gaussmix.distributed.dask import DaskRows  # noqa: E402
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -101,8 +99,8 @@ def test_threaded_scheduler_matches_numpy():
 
 @pytest.mark.usefixtures("synchronous")
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
-def test_default_initialisations_match_numpy_on_small_data(init_params):
-    # Up to INIT_SAMPLE_ROWS rows the start is exactly the NumPy backend's.
+def test_initialisations_match_numpy(init_params):
+    # The init methods are written once (gaussmix._core.init): the same start.
     kw = dict(EXACT, init_params=init_params, random_state=3)
     ref = GaussianMixture(**kw).fit(X)
     gm = GaussianMixture(**kw).fit(da.from_array(X, chunks=(250, 3)))
@@ -110,9 +108,9 @@ def test_default_initialisations_match_numpy_on_small_data(init_params):
 
 
 @pytest.mark.usefixtures("synchronous")
-@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
 def test_initialisation_of_large_data_gathers_only_a_sample(monkeypatch, init_params):
-    monkeypatch.setattr(blocks, "INIT_SAMPLE_ROWS", 300)
+    monkeypatch.setattr(kmeans, "KMEANS_SAMPLE_ROWS", 300)
     taken = []
     take = DaskRows._take
 
@@ -121,26 +119,10 @@ def test_initialisation_of_large_data_gathers_only_a_sample(monkeypatch, init_pa
         return take(self, index)
 
     monkeypatch.setattr(DaskRows, "_take", spy)
-    gm = GaussianMixture(3, init_params=init_params, random_state=0, tol=1e-6, max_iter=500)
-    gm.fit(da.from_array(X, chunks=(250, 3)))
-    assert taken and all(n <= 300 for n in taken)
-    ref = GaussianMixture(3, random_state=0, tol=1e-6, max_iter=500).fit(X)
-    assert gm.score(X) == pytest.approx(ref.score(X), abs=1e-3)
-
-
-@pytest.mark.usefixtures("synchronous")
-def test_random_initialisation_of_large_data_is_drawn_block_by_block(monkeypatch):
-    monkeypatch.setattr(blocks, "INIT_SAMPLE_ROWS", 300)
-    monkeypatch.setattr(DaskRows, "_take", None)  # gathers nothing
-    rows, _ = as_rows(da.from_array(X, chunks=(250, 3)), request=Request())
-    cov = get_covariance("full")
-    stats = rows.initial_stats(3, "random", np.random.RandomState(0), cov)
-    again = rows.initial_stats(3, "random", np.random.RandomState(0), cov)
-    np.testing.assert_array_equal(stats.means, again.means)
-    assert stats.total_weight == len(X)
-    assert stats.mass.sum() == pytest.approx(len(X))
-    # Random responsibilities: every component starts near the overall mean.
-    np.testing.assert_allclose(stats.means, np.tile(X.mean(axis=0), (3, 1)), atol=0.5)
+    kw = dict(n_components=3, init_params=init_params, random_state=0, tol=1e-6, max_iter=500)
+    gm = GaussianMixture(**kw).fit(da.from_array(X, chunks=(250, 3)))
+    assert all(n <= 300 for n in taken)
+    _assert_same_fit(gm, GaussianMixture(**kw).fit(X))
 
 
 def test_distributed_fit_matches_numpy_and_outputs_are_lazy(client):

@@ -12,9 +12,10 @@ import pytest
 
 from gaussmix._core import estep
 from gaussmix._core.covariance import Params, get_covariance
+from gaussmix._core.init.arrays import label_stats
 from gaussmix._core.stats import Stats
 from gaussmix.backends import _kernels
-from gaussmix.backends.numpy import NumpyRows, label_stats
+from gaussmix.backends.numpy import NumpyRows
 
 TYPES = ("full", "tied", "diag", "spherical")
 
@@ -213,22 +214,6 @@ def test_label_statistics_match_one_hot_responsibilities(kind):
     want = estep.stats_from_resp(X, rw, cov, total_weight=float(w.sum()))
     assert_stats_close(got, want, 1e-12)
     assert got.mass[2] == 0.0
-
-
-def test_kmeans_init_is_deterministic_and_honours_weights(monkeypatch):
-    from gaussmix._core import init
-
-    monkeypatch.setattr(init, "KMEANS_SAMPLE_ROWS", 300)  # sample, then Lloyd on all rows
-    rng = np.random.default_rng(9)
-    X = np.vstack([rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)) + 20.0])
-    w = np.ones(2000)
-    w[1000:] = 0.0  # the far cluster weighs nothing
-    a = init.kmeans_labels(X, w, 2, np.random.RandomState(0))
-    b = init.kmeans_labels(X, w, 2, np.random.RandomState(0))
-    np.testing.assert_array_equal(a, b)
-    assert len(np.unique(a[:1000])) == 2  # both clusters split the weighted rows
-    full = init.kmeans_labels(X, None, 2, np.random.RandomState(0))
-    assert len(np.unique(full[:1000])) == 1 and full[0] != full[-1]
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-5)])

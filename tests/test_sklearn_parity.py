@@ -1,8 +1,8 @@
 """gaussmix.GaussianMixture reaches scikit-learn's results from the same start.
 
 Parity is tested from explicit ``weights_init``/``means_init``/``precisions_init``
-(or scikit-learn's own random initializations), never from the default 'kmeans'
-initialization, which gaussmix is free to compute differently.
+and from every ``init_params`` (gaussmix draws its starts as scikit-learn does;
+'kmeans' up to its sample threshold, see gaussmix._core.init).
 """
 
 from __future__ import annotations
@@ -221,6 +221,22 @@ def test_warm_start_continues_like_sklearn(covariance_type: str) -> None:
     assert_allclose(ours.means_, once.means_, rtol=1e-10)
     assert_allclose(ours.covariances_, once.covariances_, rtol=1e-10)
     assert_allclose(ours.lower_bounds_, once.lower_bounds_[-3:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize(
+    ("n", "d", "K", "seed"), [(200, 2, 3, 8), (4000, 3, 6, 11), (1797, 8, 10, 2)]
+)
+def test_default_kmeans_start_matches(
+    covariance_type: str, n: int, d: int, K: int, seed: int
+) -> None:
+    # (One init: with n_init > 1, starts that reach the same optimum with permuted
+    # components tie, and rounding decides which is kept.)
+    X = blobs(n=n, d=d, k=K, seed=seed)
+    ours, theirs = _fit_both(
+        X, n_components=K, covariance_type=covariance_type, max_iter=30, random_state=seed
+    )
+    assert_same_fit(ours, theirs, X)
 
 
 @pytest.mark.parametrize("init_params", ["random", "random_from_data", "k-means++"])

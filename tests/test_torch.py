@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 from _support import COVARIANCE_TYPES, blobs  # noqa: E402
 from gaussmix import GaussianMixture  # noqa: E402
 from gaussmix._core.covariance import get_covariance  # noqa: E402
+from gaussmix._core.init import initial_stats  # noqa: E402
 from gaussmix.backends.numpy import NumpyRows  # noqa: E402
 from gaussmix.backends.torch import TorchRows  # noqa: E402
 
@@ -209,8 +210,8 @@ def test_chunks_merge_exactly(covariance_type: str) -> None:
         assert got.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-13)
         assert got.total_weight == pytest.approx(w.sum(), rel=1e-14)
         for method in INITS:
-            a = rows.initial_stats(3, method, np.random.RandomState(0), cov)
-            b = NumpyRows(X, w).initial_stats(3, method, np.random.RandomState(0), cov)
+            a = initial_stats(rows, 3, method, np.random.RandomState(0), cov)
+            b = initial_stats(NumpyRows(X, w), 3, method, np.random.RandomState(0), cov)
             for name in ("mass", "means", "scatter"):  # seeds' scatter is rounding: atol
                 np.testing.assert_allclose(
                     getattr(a, name), getattr(b, name), rtol=1e-10, atol=1e-13 * scale

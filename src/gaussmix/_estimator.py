@@ -32,7 +32,7 @@ from ._core.covariance import (
     params_problem,
 )
 from ._core.em import EMResult, Reseeder, m_step, run_em
-from ._core.init import INIT_METHODS
+from ._core.init import INIT_METHODS, initial_stats
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
 from ._core.missing import MISSING_POLICIES
 from ._core.missing import impute as impute_missing
@@ -74,8 +74,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_init : int, default=1
         Number of initializations; the best result is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
-        How initial responsibilities are chosen. 'hc' is R mclust's start:
-        model-based hierarchical clustering (deterministic; on a sample of
+        How the starting parameters are chosen; each method is defined once, so a
+        given ``random_state`` gives the same start on every input kind (NumPy,
+        ``scan`` files, Dask, torch tensors; see :mod:`gaussmix._core.init`).
+        'random_from_data', 'k-means++' and 'random' draw exactly as
+        scikit-learn's GaussianMixture does (same start, same fit). 'kmeans' is
+        scikit-learn's start too (the labels of ``KMeans(n_clusters=K, n_init=1)``)
+        up to 65,536 rows; on more rows the k-means runs on a sample of 65,536
+        rows drawn with replacement (in proportion to ``sample_weight``), one
+        Lloyd step over all rows follows and each row starts in its nearest
+        centre's component, so larger data starts differently from scikit-learn
+        (which runs k-means on every row). Its k-means computes in float64 (for
+        float32 input too) and moves several empty clusters in order of distance
+        (scikit-learn's order comes from ``argpartition``). 'hc' is R mclust's
+        start: model-based hierarchical clustering (deterministic; on a sample of
         2,000 rows drawn from ``random_state`` for larger data), see
         :mod:`gaussmix._core.hc`.
     weights_init : array-like of shape (K,), optional
@@ -489,7 +501,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ) -> Params:
         K = self.n_components
         if init.weights is None or init.means is None or init.precisions is None:
-            stats = rows.initial_stats(K, self.init_params, rng, cov)
+            stats = initial_stats(rows, K, self.init_params, rng, cov)
             weights = stats.mass / stats.total_weight
             means = stats.means
             covariances = cov.covariances_from_stats(stats, self.reg_covar)

@@ -164,6 +164,7 @@ class MissingRows:
             w = None if weights is None else weights[self.complete_index]
             self.complete = make_rows(X[self.complete_index], w)
         self._make_rows = make_rows
+        self._seeding_rows: Any = None
 
     # -- the rows interface --------------------------------------------------------
     @property
@@ -214,19 +215,38 @@ class MissingRows:
         empty_weight = empty.size if self._weights is None else self._weights[empty].sum()
         return stats._replace(total_weight=stats.total_weight + float(empty_weight))
 
-    def initial_stats(
-        self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
-    ) -> Stats:
-        """Statistics of the initial assignment on column-mean-imputed rows.
+    # -- the initialisation primitives: those of column-mean-imputed rows ---------------
+    def _seeding(self) -> Any:
+        """All rows with missing entries imputed by their column's mean, built once.
 
-        Only a starting point: EM then treats the missing entries properly.
+        Only a starting point (EM then treats the missing entries properly); rows
+        with nothing observed get weight 0, so no start depends on them.
         """
-        used = np.setdiff1d(np.arange(self._n), self.empty_index)
-        X = np.array(self._X[used], dtype=np.float64)
-        column_means = np.nanmean(X, axis=0)
-        X = np.where(np.isnan(X), column_means, X)
-        w = None if self._weights is None else self._weights[used]
-        return self._make_rows(X, w).initial_stats(n_components, method, rng, cov)
+        if self._seeding_rows is None:
+            X = np.array(self._X, dtype=np.float64)
+            column_means = np.nanmean(X[np.setdiff1d(np.arange(self._n), self.empty_index)], 0)
+            X = np.where(np.isnan(X), column_means, X)
+            w = self._weights
+            if self.empty_index.size:
+                w = np.ones(self._n) if w is None else w.copy()
+                w[self.empty_index] = 0.0
+            self._seeding_rows = self._make_rows(X, w)
+        return self._seeding_rows
+
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self._seeding().take(index)
+
+    def host_weights(self) -> np.ndarray | None:
+        return self._seeding().host_weights()
+
+    def nearest_stats(self, centres: np.ndarray, origin: np.ndarray, cov: Covariance) -> Stats:
+        return self._seeding().nearest_stats(centres, origin, cov)
+
+    def plusplus_step(self, closest: Any, candidates: np.ndarray, draws: Any) -> Any:
+        return self._seeding().plusplus_step(closest, candidates, draws)
+
+    def soft_stats(self, responsibilities: Any, cov: Covariance) -> Stats:
+        return self._seeding().soft_stats(responsibilities, cov)
 
     def map_log_resp(
         self,

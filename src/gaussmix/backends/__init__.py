@@ -5,13 +5,31 @@ loop and the estimator never depend on where the data is:
 
 - ``n_rows``, ``n_features``, ``total_weight``
 - ``expectation(params, cov) -> Stats``: merged E-step statistics of all rows
-- ``initial_stats(n_components, method, rng, cov) -> Stats``: statistics of an
-  initial assignment ('kmeans', 'k-means++', 'random', 'random_from_data')
 - ``map_log_resp(params, cov, reduce)``: ``reduce(log_norm, log_resp)`` per chunk,
   concatenated in row order, in the backend's own array type
 - optionally ``worst_explained(params, cov, m) -> ndarray (m', d)``: the rows of
   lowest log-likelihood, where collapsed components are re-seeded (see
   ``_core.em``); without it they restart at the data's mean
+
+and the few primitives the initialisations (:mod:`gaussmix._core.init`, each
+method written once over them) need. Each pass runs where the rows live (on the
+GPU, on the Dask workers, over the file chunk by chunk); only samples, seed
+rows and statistics travel:
+
+- ``take(index) -> (X, weights)``: rows at sorted, distinct positions as float64
+  host arrays (m, d), with their weights (m,) or None
+- ``host_weights() -> ndarray (n,) | None``: every row's weight on the host
+  (8 bytes a row), None when unweighted
+- ``nearest_stats(centres, origin, cov) -> Stats``: one pass: the statistics of
+  every row's hard assignment to its nearest centre (squared Euclidean distance
+  about ``origin``, in the rows' dtype; first centre on a tie)
+- ``plusplus_step(closest, candidates, draws) -> SeedStep``: one k-means++ step
+  (see :func:`gaussmix._core.init.kmeans.kmeans_plusplus`): the candidate that
+  lowers Σ w·(squared distance to the nearest seed) most, each row's new
+  distance (kept where the rows live, opaque to the caller) and, given uniform
+  ``draws``, the next candidates
+- ``soft_stats(responsibilities, cov) -> Stats``: one pass: the statistics of
+  responsibilities ``responsibilities(start, stop)`` of global rows
 
 ``numpy`` (in-memory arrays, the default) is always available; the others are
 imported lazily, only when their kind of input is used.
@@ -24,6 +42,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from .._core.covariance import Covariance, Params
+from .._core.init.draws import Responsibilities
+from .._core.init.kmeans import SeedStep
 from .._core.stats import Stats
 
 __all__ = ["Rows"]
@@ -43,8 +63,16 @@ class Rows(Protocol):
 
     def expectation(self, params: Params, cov: Covariance) -> Stats: ...
 
-    def initial_stats(
-        self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
-    ) -> Stats: ...
-
     def map_log_resp(self, params: Params, cov: Covariance, reduce: Any) -> Any: ...
+
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+    def host_weights(self) -> np.ndarray | None: ...
+
+    def nearest_stats(self, centres: np.ndarray, origin: np.ndarray, cov: Covariance) -> Stats: ...
+
+    def plusplus_step(
+        self, closest: Any, candidates: np.ndarray, draws: np.ndarray | None
+    ) -> SeedStep: ...
+
+    def soft_stats(self, responsibilities: Responsibilities, cov: Covariance) -> Stats: ...

@@ -53,14 +53,10 @@ dtype policy
   plain float32 products by 3e-7 (relative). ``FULL_KERNEL = 'blocks'`` gives
   plain float32 products.
 
-Initialisations run on the device and draw from the NumPy ``rng`` the estimator
-passes in, so they are reproducible: 'random_from_data' and 'random' draw the same
-numbers as the NumPy backend (same starts for the same ``random_state``);
-'k-means++' follows scikit-learn's seeding step by step with the same draws (the
-same seeds in float64; in float32 scikit-learn's float32 running sums can pick a
-neighbouring candidate on large data); 'kmeans' is that seeding followed by
-Lloyd's iterations as scikit-learn's ``KMeans`` runs them (same labels unless two
-centres tie for a row to rounding).
+Initialisations are the core's (:mod:`gaussmix._core.init`), over this
+backend's primitives: every pass over the rows (nearest-centre statistics,
+k-means++'s distances, random responsibilities drawn on the host) runs on the
+device; only seed rows, samples and statistics travel.
 """
 
 from __future__ import annotations
@@ -73,9 +69,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .._core.covariance import Covariance, DensityForm, Params
-from .._core.hc import hc_initial_stats
-from .._core.init import INIT_METHODS
+from .._core.covariance import Covariance, Params
+from .._core.init.draws import Responsibilities
+from .._core.init.kmeans import SeedStep
 from .._core.stats import Stats, merge_all
 
 __all__ = [
@@ -108,8 +104,6 @@ device with Triton, the weighted scatter as one Triton kernel that reads the
 whitened coordinates once (:mod:`gaussmix.backends._torch_triton`) instead of a
 scaling pass and a product. 'batched' and 'blocks' are exact float32 (or float64)
 products; the others fall back to 'blocks' for float64 rows."""
-_KMEANS_MAX_ITER = 300  # scikit-learn's KMeans defaults
-_KMEANS_TOL = 1e-4
 _F64 = torch.float64
 
 
@@ -658,248 +652,92 @@ class TorchRows:
         worst = torch.sort(log_norm, stable=True).indices[:m]
         return self.X[worst].to(_F64).cpu().numpy()
 
-    def initial_stats(
-        self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
-    ) -> Stats:
-        """Statistics of the initial assignment ``method`` makes, computed on the device.
+    # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows at sorted distinct positions, float64 (m, d) on the host, and their weights."""
+        at = torch.from_numpy(np.asarray(index, dtype=np.int64)).to(self.device)
+        X = self.X[at].to(_F64).cpu().numpy()
+        return X, None if self.weights is None else self.weights[at].cpu().numpy()
 
-        The draws come from ``rng`` exactly as the NumPy backend makes them (see the
-        module docstring for how far the starts agree).
+    def host_weights(self) -> np.ndarray | None:
+        """The row weights (n,) as float64 on the host, or None when unweighted."""
+        return None if self.weights is None else self.weights.cpu().numpy()
+
+    def nearest_stats(self, centres: np.ndarray, origin: np.ndarray, cov: Covariance) -> Stats:
+        """Statistics of every row's hard assignment to its nearest centre, on the device.
+
+        Distances in the rows' dtype about ``origin``; statistics in float64.
         """
-        K, kind, form = n_components, cov.name, cov.form
-        if method == "hc":  # on a sample gathered to the host, as every row source does
-            return hc_initial_stats(self._take, self.n_rows, K, rng, cov)
-        if method == "random":
-            return self._soft_stats(kind, form, K, self._random_resp(K, rng))
-        if method == "kmeans":
-            labels = self._kmeans_labels(K, rng)
-
-            def one_hot(start: int, stop: int) -> torch.Tensor:
-                lab = labels[start:stop]
-                ks = torch.arange(K, device=self.device)
-                return (lab.unsqueeze(0) == ks.unsqueeze(1)).to(_F64)
-
-            return self._soft_stats(kind, form, K, one_hot)
-        if method == "random_from_data":
-            n = self.n_rows
-            p = None
+        K = centres.shape[0]
+        origin64 = torch.from_numpy(np.asarray(origin, dtype=np.float64)).to(self.device)
+        C = torch.from_numpy(centres).to(self.device) - origin64
+        C_sq = (C * C).sum(1).to(self.dtype)
+        C, shift = C.to(self.dtype), origin64.to(self.dtype)
+        ks = torch.arange(K, device=self.device)
+        parts = []
+        for start, stop in self._ranges(self._chunk_rows(K, 8, 2)):
+            rows = self.X[start:stop]
+            labels = torch.addmm(C_sq.unsqueeze(0), rows - shift, C.T, alpha=-2.0).argmin(1)
+            rw = (ks.unsqueeze(1) == labels.unsqueeze(0)).to(_F64)
             if self.weights is not None:
-                host = self.weights.cpu().numpy()
-                p = host / host.sum()
-                if np.count_nonzero(p) < K:
-                    p = None
-            seeds = rng.choice(n, size=K, replace=False, p=p)
-        elif method == "k-means++":
-            seeds = self._kmeans_plusplus(K, rng, None).cpu().numpy()
-        else:
-            raise ValueError(f"unknown init method {method!r}; choose one of {INIT_METHODS}")
-        return self._seed_stats(kind, K, np.asarray(seeds, dtype=np.int64))
+                rw = rw * self.weights[start:stop]
+            parts.append(_stats_about_own_means(rows.to(_F64) - origin64, rw, cov.name))
+        merged = merge_all(parts, cov.form)
+        return self._to_host(merged._replace(total_weight=self._total()), origin64)
 
-    # -- initialisation kernels --------------------------------------------------------
-    def _random_resp(self, K: int, rng: np.random.RandomState) -> Callable[[int, int], Any]:
-        """Row blocks of ``rng.uniform(size=(n, K))``, normalised, drawn in row order."""
-
-        def block(start: int, stop: int) -> torch.Tensor:
-            resp = rng.uniform(size=(stop - start, K))
-            resp /= resp.sum(axis=1, keepdims=True)
-            return torch.from_numpy(resp.T.copy()).to(self.device)
-
-        return block
-
-    def _soft_stats(
-        self,
-        kind: str,
-        form: DensityForm,
-        K: int,
-        resp_block: Callable[[int, int], torch.Tensor],
-    ) -> Stats:
-        """Statistics of responsibilities given block by block as (K, r) float64."""
+    def soft_stats(self, responsibilities: Responsibilities, cov: Covariance) -> Stats:
+        """Statistics of ``responsibilities(start, stop)`` (drawn on the host, in row order)."""
+        K = responsibilities(0, 0).shape[1]
         shift64 = self._mean()
         parts = []
         for start, stop in self._ranges(self._chunk_rows(K, 8, 2)):
-            rw = resp_block(start, stop)
+            rw = torch.from_numpy(responsibilities(start, stop).T.copy()).to(self.device)
             if self.weights is not None:
                 rw = rw * self.weights[start:stop]
             Xc64 = self.X[start:stop].to(_F64) - shift64
-            parts.append(_stats_about_own_means(Xc64, rw, kind))
-        merged = merge_all(parts, form)
+            parts.append(_stats_about_own_means(Xc64, rw, cov.name))
+        merged = merge_all(parts, cov.form)
         return self._to_host(merged._replace(total_weight=self._total()), shift64)
 
-    def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Rows and weights at sorted positions (None: all) as float64 host arrays."""
-        rows = self.X if index is None else self.X[torch.from_numpy(index).to(self.device)]
-        weights = self.weights
-        if weights is not None and index is not None:
-            weights = weights[torch.from_numpy(index).to(self.device)]
-        host = rows.to(_F64).cpu().numpy()
-        return host, None if weights is None else weights.to(_F64).cpu().numpy()
+    def plusplus_step(
+        self, closest: torch.Tensor | None, candidates: np.ndarray, draws: np.ndarray | None
+    ) -> SeedStep:
+        """One k-means++ step on the device; ``closest`` is a float64 tensor (n,).
 
-    def _seed_stats(self, kind: str, K: int, seeds: np.ndarray) -> Stats:
-        """Statistics of one row per component (a row chosen twice goes to the last)."""
-        keep = np.array([seeds[k] not in seeds[k + 1 :] for k in range(K)], dtype=np.float64)
-        index = torch.from_numpy(seeds).to(self.device)
-        w = torch.from_numpy(keep).to(self.device)
-        if self.weights is not None:
-            w = w * self.weights[index]
-        shift64 = self._mean()
-        Xc64 = self.X[index].to(_F64) - shift64
-        stats = _stats_about_own_means(Xc64, torch.diag(w), kind)
-        return self._to_host(stats._replace(total_weight=self._total()), shift64)
-
-    def _rows64(self, start: int, stop: int, shift: torch.Tensor | None) -> torch.Tensor:
-        rows = self.X[start:stop]
-        if shift is not None:
-            rows = rows - shift
-        return rows.to(_F64)
-
-    def _sample_weight(self) -> torch.Tensor:
-        """scikit-learn's KMeans weights: ones, or the weights in the rows' dtype, float64."""
-        if self.weights is None:
-            return torch.ones(self.n_rows, dtype=_F64, device=self.device)
-        return self.weights.to(self.dtype).to(_F64)
-
-    def _kmeans_plusplus(
-        self, K: int, rng: np.random.RandomState, shift: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Row indices of scikit-learn's k-means++ seeds, computed on the device.
-
-        Follows ``sklearn.cluster._kmeans._kmeans_plusplus`` step by step with the same
-        draws from ``rng``; every data-dependent step stays on the device (no
-        synchronisation). ``shift`` (rows' dtype) is subtracted first, as ``KMeans``
-        centres its data.
+        Distances are scikit-learn's, in float64, on the rows as given.
         """
         n, dev = self.n_rows, self.device
-        n_trials = 2 + int(np.log(K))
-        w = self._sample_weight()
-        step = self._chunk_rows(max(n_trials, 8), 8)
-        x_sq = torch.empty(n, dtype=_F64, device=dev)
-        for start, stop in self._ranges(step):
-            rows = self._rows64(start, stop, shift)
-            x_sq[start:stop] = (rows * rows).sum(1)
+        cand = torch.from_numpy(candidates).to(dev)
+        w = self.weights
+        step = self._chunk_rows(max(cand.shape[0], 8), 8)
 
-        def sq_dist(index: torch.Tensor) -> torch.Tensor:
-            centres = self.X[index]
-            centres = (centres if shift is None else centres - shift).to(_F64)
-            c_sq = (centres * centres).sum(1, keepdim=True)
-            out = torch.empty(index.shape[0], n, dtype=_F64, device=dev)
+        def distances(centres: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+            rows = self.X[start:stop].to(_F64)
+            out = (centres @ rows.T).mul_(-2.0)
+            out += (centres * centres).sum(1, keepdim=True)
+            out += (rows * rows).sum(1)
+            return out.clamp_(min=0.0)
+
+        best, potential = 0, None
+        if closest is not None and cand.shape[0] > 1:
+            pots = torch.zeros(cand.shape[0], dtype=_F64, device=dev)
             for start, stop in self._ranges(step):
-                rows = self._rows64(start, stop, shift)
-                block = (centres @ rows.T).mul_(-2.0)
-                block += c_sq
-                block += x_sq[start:stop]
-                out[:, start:stop] = block.clamp_(min=0.0)
-            return out
-
-        # First seed: rng.choice(n, p=w / w.sum()) as NumPy draws it.
-        u = torch.tensor([rng.random_sample()], dtype=_F64, device=dev)
-        cdf = torch.cumsum(w / w.sum(), 0)
-        cdf = cdf / cdf[-1]
-        first = torch.searchsorted(cdf, u, right=True).clamp_(max=n - 1)
-        trials = torch.from_numpy(rng.uniform(size=(max(K - 1, 0), n_trials))).to(dev)
-        seeds = torch.empty(K, dtype=torch.int64, device=dev)
-        seeds[0] = first[0]
-        closest = sq_dist(first)[0]
-        potential = closest @ w
-        for c in range(1, K):
-            rand_vals = trials[c - 1] * potential
-            candidates = torch.searchsorted(torch.cumsum(w * closest, 0), rand_vals)
-            candidates.clamp_(max=n - 1)
-            dist = sq_dist(candidates)
-            torch.minimum(closest.unsqueeze(0), dist, out=dist)
-            pots = dist @ w
-            best = torch.argmin(pots)
-            potential = pots[best]
-            closest = dist[best]
-            seeds[c] = candidates[best]
-        return seeds
-
-    def _kmeans_labels(self, K: int, rng: np.random.RandomState) -> torch.Tensor:
-        """Labels of scikit-learn's ``KMeans(K, n_init=1, random_state=rng)``, on the device.
-
-        k-means++ seeds on the centred rows, then Lloyd's iterations until the labels
-        stop changing or the centres move less than scikit-learn's tolerance (one
-        small host copy per Lloyd iteration decides that), then labels for the final
-        centres. Empty clusters are relocated to the rows farthest from their centres.
-        """
-        n, dev, dtype = self.n_rows, self.device, self.dtype
-        mean64 = self._mean()
-        shift = mean64.to(dtype)
-        w = self._sample_weight()
-        step = self._chunk_rows(K, 8, 2)
-        # scikit-learn's tolerance: mean feature variance (unweighted) times tol.
-        var = torch.zeros(self.n_features, dtype=_F64, device=dev)
+                dist = torch.minimum(distances(cand, start, stop), closest[start:stop])
+                pots += dist.sum(1) if w is None else dist @ w[start:stop]
+            host = pots.cpu().numpy()
+            best = int(np.argmin(host))
+            potential = float(host[best])
+        new = torch.empty(n, dtype=_F64, device=dev)
         for start, stop in self._ranges(step):
-            diff = self.X[start:stop].to(_F64) - mean64
-            var += (diff * diff).sum(0)
-        tol = float((var / n).mean()) * _KMEANS_TOL
-
-        centres = self.X[self._kmeans_plusplus(K, rng, shift)] - shift  # rows' dtype
-        ks = torch.arange(K, device=dev)
-
-        def assign(
-            centres: torch.Tensor, update: bool
-        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            c_sq = (centres * centres).sum(1)
-            labels = torch.empty(n, dtype=torch.int64, device=dev)
-            sums = torch.zeros(K, self.n_features, dtype=_F64, device=dev)
-            mass = torch.zeros(K, dtype=_F64, device=dev)
-            for start, stop in self._ranges(step):
-                rows = self.X[start:stop] - shift
-                dist = torch.addmm(c_sq.unsqueeze(0), rows, centres.T, alpha=-2.0)
-                lab = dist.argmin(1)
-                labels[start:stop] = lab
-                if update:
-                    member = (ks.unsqueeze(1) == lab.unsqueeze(0)).to(_F64) * w[start:stop]
-                    sums += member @ rows.to(_F64)
-                    mass += member.sum(1)
-            return labels, sums, mass
-
-        labels_old = torch.full((n,), -1, dtype=torch.int64, device=dev)
-        strict = False
-        for _ in range(_KMEANS_MAX_ITER):
-            labels, sums, mass = assign(centres, True)
-            new = (sums / torch.where(mass > 0, mass, 1.0)[:, None]).to(dtype)
-            moved = ((new.to(_F64) - centres.to(_F64)) ** 2).sum()
-            n_empty, n_changed, shift_sq = torch.stack(
-                [(mass == 0).sum().to(_F64), (labels != labels_old).sum().to(_F64), moved]
-            ).tolist()
-            if n_empty:
-                new = self._relocate(centres, labels, sums, mass, shift, w, int(n_empty), step)
-                shift_sq = float(((new.to(_F64) - centres.to(_F64)) ** 2).sum())
-            centres = new
-            if n_changed == 0:
-                strict = True
-                break
-            if shift_sq <= tol:
-                break
-            labels_old = labels
-        if not strict:
-            labels = assign(centres, False)[0]
-        return labels
-
-    def _relocate(
-        self,
-        centres: torch.Tensor,
-        labels: torch.Tensor,
-        sums: torch.Tensor,
-        mass: torch.Tensor,
-        shift: torch.Tensor,
-        w: torch.Tensor,
-        n_empty: int,
-        step: int,
-    ) -> torch.Tensor:
-        """scikit-learn's ``_relocate_empty_clusters_dense``: empty clusters take far rows."""
-        far_dist = torch.empty(self.n_rows, dtype=_F64, device=self.device)
-        for start, stop in self._ranges(step):
-            diff = self.X[start:stop] - shift - centres[labels[start:stop]]
-            far_dist[start:stop] = (diff * diff).sum(1).to(_F64)
-        far = torch.topk(far_dist, n_empty).indices
-        empty = torch.nonzero(mass == 0).flatten()
-        for i in range(n_empty):
-            row, old, new_id = far[i], labels[far[i]], empty[i]
-            x = (self.X[row] - shift).to(_F64) * w[row]
-            sums[old] -= x
-            sums[new_id] = x
-            mass[new_id] = w[row]
-            mass[old] -= w[row]
-        return (sums / mass[:, None]).to(self.dtype)
+            new[start:stop] = distances(cand[best : best + 1], start, stop)[0]
+        if closest is not None:
+            torch.minimum(new, closest, out=new)
+        if draws is None:
+            return SeedStep(new, best, None, None)
+        weighted = new if w is None else w * new
+        if potential is None:
+            potential = float(weighted.sum())
+        targets = torch.from_numpy(draws * potential).to(dev)
+        found = torch.searchsorted(torch.cumsum(weighted, 0), targets).clamp_(max=n - 1)
+        rows = self.X[found].to(_F64).cpu().numpy()
+        return SeedStep(new, best, found.cpu().numpy(), rows)

@@ -14,19 +14,11 @@ up to the rounding of a different merge order.
 
 Initialisation without loading the data
 ---------------------------------------
-With at most :data:`INIT_SAMPLE_ROWS` rows, the rows are gathered and initialised
-exactly as the NumPy backend does (same random stream, same start). Beyond that:
-
-- ``'kmeans'``: k-means (scikit-learn, one run) on a uniform random sample of
-  :data:`INIT_SAMPLE_ROWS` rows; every row is then assigned to its nearest
-  k-means centre in one pass over the blocks, and the initial parameters are the
-  statistics of that hard assignment, as for in-memory data.
-- ``'k-means++'`` and ``'random_from_data'``: the seeds are picked from the sample
-  (k-means++ seeding, or uniformly / in proportion to the row weights); each
-  component starts at its seed row, as for in-memory data. A uniform sample makes
-  ``'random_from_data'`` a uniform pick over all rows.
-- ``'random'``: random responsibilities drawn block by block (a generator per
-  block, seeded from ``random_state`` and the block's first row), one pass.
+The init methods are the core's (:mod:`gaussmix._core.init`), over primitives
+built on the two above plus ``_map_blocks`` (a function of each block and a
+per-block state that stays where the block lives, for k-means++'s distances):
+samples and seed rows are gathered with ``_take``; every pass over all rows runs
+on the blocks, and only statistics, potentials and seed rows come back.
 """
 
 from __future__ import annotations
@@ -37,15 +29,13 @@ from typing import Any
 import numpy as np
 
 from .._core.covariance import Covariance, DensityForm, Params
-from .._core.hc import hc_initial_stats
-from .._core.init import initial_assignment
+from .._core.init import arrays
+from .._core.init.draws import Responsibilities
+from .._core.init.kmeans import SeedStep
 from .._core.stats import Stats
 from ..backends.numpy import NumpyRows
 
-__all__ = ["INIT_SAMPLE_ROWS", "BlockCheck", "BlockFunc", "BlockRows"]
-
-INIT_SAMPLE_ROWS = 65_536
-"""Rows gathered on the client to initialise larger data (a few MB)."""
+__all__ = ["BlockCheck", "BlockFunc", "BlockMap", "BlockRows"]
 
 BlockFunc = Callable[..., Stats]
 """``func(block: NumpyRows, rows: slice, *shared) -> Stats``; module-level, so it pickles."""
@@ -55,14 +45,18 @@ BlockCheck = Callable[[np.ndarray, "slice | np.ndarray"], np.ndarray]
 at ``rows`` globally (see :class:`gaussmix._input.ValueCheck`); it may return the
 block in float64. It pickles, so Dask workers run it where the block is computed."""
 
+BlockMap = Callable[..., tuple[Any, Any]]
+"""``func(block, rows, state, *shared) -> (state, result)``; module-level, so it pickles."""
+
 
 class BlockRows:
     """Base class: the ``Rows`` protocol for rows held as a sequence of blocks.
 
     Subclasses set ``n_rows``, ``n_features``, ``total_weight`` and ``check`` (the
-    boundary's :data:`BlockCheck`) and implement ``_map_merge`` (over non-empty
-    blocks only), ``_take`` and ``map_log_resp``; each runs ``check`` on every block
-    it passes on, so values are checked as they stream.
+    boundary's :data:`BlockCheck`) and implement ``_map_merge`` and ``_map_blocks``
+    (over non-empty blocks only), ``_take``, ``host_weights`` and ``map_log_resp``;
+    each runs ``check`` on every block it passes on, so values are checked as they
+    stream.
     """
 
     n_rows: int
@@ -80,6 +74,20 @@ class BlockRows:
         """
         raise NotImplementedError
 
+    def _map_blocks(
+        self, func: BlockMap, states: list[Any] | None, *shared: Any
+    ) -> tuple[list[Any], list[Any]]:
+        """``func(block, rows, state, *shared) -> (state', result)`` on every block, in order.
+
+        ``states`` holds one state per block (None: None for each). Returns the new
+        states, kept where the blocks live, and the results, on the client.
+        """
+        raise NotImplementedError
+
+    def host_weights(self) -> np.ndarray | None:
+        """The row weights (n,) as float64 on the client, or None when unweighted."""
+        raise NotImplementedError
+
     def map_log_resp(self, params: Params, cov: Covariance, reduce: Any) -> Any:
         """``reduce(log_norm, log_resp)`` per block, in row order."""
         raise NotImplementedError
@@ -88,29 +96,58 @@ class BlockRows:
         """Merged E-step statistics of all rows: one pass over the blocks."""
         return self._map_merge(_expectation, cov.form, params, cov)
 
-    def initial_stats(
-        self, n_components: int, method: str, rng: np.random.RandomState, cov: Covariance
-    ) -> Stats:
-        """Statistics of the initial assignment ``method`` makes (see the module docstring)."""
-        K = n_components
-        if method == "hc":  # its own sample, the same on every row source
-            return hc_initial_stats(self._take, self.n_rows, K, rng, cov)
-        if self.n_rows <= INIT_SAMPLE_ROWS:
-            X, w = self._take(None)
-            return NumpyRows(X, w).initial_stats(K, method, rng, cov)
-        if method == "random":
-            seed = int(rng.randint(np.iinfo(np.int32).max))
-            return self._map_merge(_random_stats, cov.form, seed, K, cov)
-        # With replacement, then deduplicated: cheap for any n (n >> sample size here).
-        index = np.unique(rng.randint(0, self.n_rows, size=INIT_SAMPLE_ROWS))
-        sample = NumpyRows(*self._take(index))
-        stats = sample._assignment_stats(
-            initial_assignment(sample.X, sample.weights, K, method, rng), cov, K
-        )
-        if method == "kmeans":
-            return self._map_merge(_nearest_centre_stats, cov.form, stats.means, cov)
-        # One seed row per component; the weights come out as the NumPy backend's.
-        return stats._replace(total_weight=self.total_weight)
+    # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows at sorted distinct positions, float64 (m, d), and their weights (m,) or None."""
+        X, w = self._take(None if index.size == self.n_rows else index)
+        return np.asarray(X, dtype=np.float64), w
+
+    def nearest_stats(self, centres: np.ndarray, origin: np.ndarray, cov: Covariance) -> Stats:
+        """Statistics of every row's hard assignment to its nearest centre: one pass."""
+        return self._map_merge(_nearest_stats, cov.form, centres, origin, cov)
+
+    def soft_stats(self, responsibilities: Responsibilities, cov: Covariance) -> Stats:
+        """Statistics of ``responsibilities(start, stop)`` (global rows): one pass."""
+        return self._map_merge(_soft_stats, cov.form, responsibilities, cov)
+
+    def plusplus_step(
+        self, closest: list[Any] | None, candidates: np.ndarray, draws: np.ndarray | None
+    ) -> SeedStep:
+        """One k-means++ step: a pass for the candidates' potentials, one for the new
+        distances (kept on the blocks), and one to find the next candidates."""
+        best, potential = 0, None
+        if closest is not None and candidates.shape[0] > 1:
+            _, parts = self._map_blocks(_potentials, closest, candidates)
+            pots = np.sum(parts, axis=0)
+            best = int(np.argmin(pots))
+            potential = float(pots[best])
+        closest, parts = self._map_blocks(_closest, closest, candidates[best])
+        if draws is None:
+            return SeedStep(closest, best, None, None)
+        starts = [start for start, _ in parts]
+        totals = np.array([total for _, total in parts], dtype=np.float64)
+        if potential is None:
+            potential = float(totals.sum())
+        targets = draws * potential
+        # Each target's block from the blocks' running totals, then a search within it.
+        ends = np.cumsum(totals)
+        block = np.minimum(np.searchsorted(ends, targets), len(ends) - 1)
+        wanted = {
+            starts[b]: (
+                np.flatnonzero(block == b),
+                targets[block == b],
+                float(ends[b] - totals[b]),
+            )
+            for b in np.unique(block)
+        }
+        _, found = self._map_blocks(_search, closest, wanted)
+        following = np.empty(targets.shape, dtype=np.int64)
+        rows = np.empty((targets.shape[0], self.n_features))
+        for hit in found:
+            if hit is not None:
+                which, index, X = hit
+                following[which], rows[which] = index, X
+        return SeedStep(closest, best, following, rows)
 
 
 # -- block functions (module level: they travel to Dask workers by reference) ------
@@ -120,20 +157,49 @@ def _expectation(block: NumpyRows, rows: slice, params: Params, cov: Covariance)
     return block.expectation(params, cov)
 
 
-def _random_stats(block: NumpyRows, rows: slice, seed: int, K: int, cov: Covariance) -> Stats:
-    resp = np.random.default_rng([seed, rows.start]).uniform(size=(block.n_rows, K))
-    return block._assignment_stats(resp / resp.sum(axis=1, keepdims=True), cov, K)
-
-
-def _nearest_centre_stats(
-    block: NumpyRows, rows: slice, centres: np.ndarray, cov: Covariance
+def _nearest_stats(
+    block: NumpyRows, rows: slice, centres: np.ndarray, origin: np.ndarray, cov: Covariance
 ) -> Stats:
-    K = centres.shape[0]
-    half_norms = 0.5 * np.einsum("kj,kj->k", centres, centres)
-    labels = np.concatenate(
-        [
-            (X.astype(np.float64, copy=False) @ centres.T - half_norms).argmax(axis=1)
-            for _, X, _ in block.chunks(K)
-        ]
-    )
-    return block._assignment_stats(labels, cov, K)
+    return block.nearest_stats(centres, origin, cov)
+
+
+def _soft_stats(
+    block: NumpyRows, rows: slice, responsibilities: Responsibilities, cov: Covariance
+) -> Stats:
+    def local(start: int, stop: int) -> np.ndarray:
+        return responsibilities(rows.start + start, rows.start + stop)
+
+    return block.soft_stats(local, cov)
+
+
+def _potentials(
+    block: NumpyRows, rows: slice, closest: np.ndarray, candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    return closest, arrays.plusplus_potentials(block.X, block.weights, closest, candidates)[0]
+
+
+def _closest(
+    block: NumpyRows, rows: slice, closest: np.ndarray | None, centre: np.ndarray
+) -> tuple[np.ndarray, tuple[int, float]]:
+    new = arrays.plusplus_closest(block.X, centre, closest)
+    w = block.weights
+    return new, (rows.start, float(new.sum() if w is None else new @ w))
+
+
+def _search(
+    block: NumpyRows,
+    rows: slice,
+    closest: np.ndarray,
+    wanted: dict[int, tuple[np.ndarray, np.ndarray, float]],
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Where this block's running sum (after the blocks before it) reaches its targets.
+
+    Returns the block's distances unchanged and ``(which, positions, rows)``: which
+    targets were found here, their global row positions and the rows (float64).
+    """
+    if rows.start not in wanted:
+        return closest, None
+    which, targets, carry = wanted[rows.start]
+    local, _ = arrays.cumsum_search(closest, block.weights, targets, carry)
+    local = np.minimum(local, block.n_rows - 1)  # rounding past the block's end
+    return closest, (which, rows.start + local, np.asarray(block.X[local], dtype=np.float64))

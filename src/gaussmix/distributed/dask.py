@@ -18,6 +18,7 @@ changes nothing in the result.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -30,7 +31,7 @@ from .._core.covariance import Covariance, DensityForm, Params
 from .._core.estep import log_responsibilities
 from .._core.stats import Stats, merge_all
 from ..backends.numpy import NumpyRows
-from .blocks import BlockCheck, BlockFunc, BlockRows
+from .blocks import BlockCheck, BlockFunc, BlockMap, BlockRows
 
 __all__ = ["DaskRows"]
 
@@ -76,6 +77,27 @@ class DaskRows(BlockRows):
         ]
         (stats,) = dask.compute(_merge_tree(parts, form))
         return stats
+
+    def _map_blocks(
+        self, func: BlockMap, states: list[Any] | None, *shared: Any
+    ) -> tuple[list[Any], list[Any]]:
+        # The new states stay on the workers (persisted); only the results come back.
+        shared_task = dask.delayed(shared, traverse=False)
+        pairs = [
+            dask.delayed(_block_map, pure=False)(
+                x, w, rows, self.check, func, None if states is None else states[i], shared_task
+            )
+            for i, (x, w, rows) in enumerate(self._blocks)
+        ]
+        pairs = list(dask.persist(*pairs))
+        new_states = [dask.delayed(operator.getitem)(pair, 0) for pair in pairs]
+        results = dask.compute(*[dask.delayed(operator.getitem)(pair, 1) for pair in pairs])
+        return new_states, list(results)
+
+    def host_weights(self) -> np.ndarray | None:
+        if self.weights is None:
+            return None
+        return np.asarray(self.weights.compute(), dtype=np.float64)
 
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         X, w = self.X, self.weights
@@ -124,6 +146,18 @@ def _block_stats(
     shared: tuple[Any, ...],
 ) -> Stats:
     return func(NumpyRows(check(X, rows), w), rows, *shared)
+
+
+def _block_map(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    rows: slice,
+    check: BlockCheck,
+    func: BlockMap,
+    state: Any,
+    shared: tuple[Any, ...],
+) -> tuple[Any, Any]:
+    return func(NumpyRows(check(X, rows), w), rows, state, *shared)
 
 
 def _block_reduce(

@@ -11,7 +11,7 @@ from .._core.covariance import Covariance, DensityForm, Params
 from .._core.stats import Stats, merge_all
 from ..backends.numpy import NumpyRows
 from ..scan import Scan
-from .blocks import BlockCheck, BlockFunc, BlockRows
+from .blocks import BlockCheck, BlockFunc, BlockMap, BlockRows
 
 __all__ = ["ScanRows"]
 
@@ -48,6 +48,19 @@ class ScanRows(BlockRows):
 
     def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
         return merge_all((func(block, rows, *shared) for block, rows in self._blocks()), form)
+
+    def _map_blocks(
+        self, func: BlockMap, states: list[Any] | None, *shared: Any
+    ) -> tuple[list[Any], list[Any]]:
+        # The states live here, on the host: k-means++ keeps 8 bytes a row.
+        pairs = [
+            func(block, rows, None if states is None else states[i], *shared)
+            for i, (block, rows) in enumerate(self._blocks())
+        ]
+        return [state for state, _ in pairs], [result for _, result in pairs]
+
+    def host_weights(self) -> np.ndarray | None:
+        return self.weights
 
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         # Only the picked rows are checked (and, for .npy, read from disk).

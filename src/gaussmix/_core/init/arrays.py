@@ -1,0 +1,276 @@
+"""The initialisation primitives over one in-memory array (the NumPy reference kernels).
+
+:class:`~gaussmix.backends.numpy.NumpyRows` implements its part of the ``Rows``
+protocol with these functions, and so does every block of a Dask array or a scan
+file (each block is a NumpyRows); the k-means on the host sample
+(:mod:`.kmeans`) calls them directly. Work is chunked so that no (n, K) array is
+ever built: a chunk's distance matrix holds about ``_CHUNK_ENTRIES`` numbers.
+
+Distances are squared Euclidean, written as BLAS products:
+
+- nearest centre: ``|c|² - 2 (x - o)·(c - o)`` about an origin ``o`` near the
+  data, in the rows' dtype (``|x - o|²`` is the same for every centre, so it is
+  left out, as scikit-learn's Lloyd iteration does);
+- k-means++: ``(-2 c·x + |c|²) + |x|²`` in float64 on the rows as given, clipped at
+  0: scikit-learn's ``kmeans_plusplus`` formula, term for term, so the same
+  ``random_state`` picks the same seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..covariance import DensityForm
+from ..stats import Stats
+
+__all__ = [
+    "cluster_sums",
+    "cumsum_search",
+    "label_stats",
+    "nearest_labels",
+    "nearest_stats",
+    "plusplus_closest",
+    "plusplus_distances",
+    "plusplus_potentials",
+    "row_norms",
+]
+
+_CHUNK_ENTRIES = 2**18  # entries of a chunk's distance matrix (2 MB in float64)
+_MIN_CHUNK_ROWS = 256
+
+
+def chunk_rows(n_columns: int) -> int:
+    """Rows per chunk when each row needs ``n_columns`` distances."""
+    return max(_MIN_CHUNK_ROWS, _CHUNK_ENTRIES // max(1, n_columns))
+
+
+def _float(X: np.ndarray) -> np.dtype:
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def nearest_labels(
+    X: np.ndarray, centres: np.ndarray, origin: np.ndarray | None = None
+) -> np.ndarray:
+    """Index of each row's nearest centre (the first on a tie), shape (n,), intp.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    centres : ndarray of shape (K, d), float64
+    origin : ndarray of shape (d,), optional
+        Subtracted from rows and centres first, so distances keep their digits
+        for data far from 0; None when the data are already centred.
+    """
+    dtype = _float(X)
+    C = centres if origin is None else centres - origin
+    C = C.astype(dtype, copy=False)
+    minus_2ct = np.ascontiguousarray(-2.0 * C.T)
+    c_sq = np.einsum("kj,kj->k", C, C)
+    shift = None if origin is None else origin.astype(dtype)
+    n = X.shape[0]
+    labels = np.empty(n, dtype=np.intp)
+    step = chunk_rows(C.shape[0])
+    for start in range(0, n, step):
+        block = np.asarray(X[start : start + step], dtype=dtype)
+        if shift is not None:
+            block = block - shift
+        dist = block @ minus_2ct
+        dist += c_sq
+        labels[start : start + step] = dist.argmin(axis=1)
+    return labels
+
+
+def cluster_sums(
+    X: np.ndarray, weights: np.ndarray | None, labels: np.ndarray, n_clusters: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster weighted sums of rows (K, d) and masses (K,), float64.
+
+    A one-hot product for few rows and clusters, a sparse product otherwise (its
+    cost does not grow with K).
+    """
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else weights
+    mass = np.bincount(labels, weights=w, minlength=n_clusters)
+    X64 = np.asarray(X, dtype=np.float64)
+    if n * n_clusters <= 2**16:
+        onehot = np.zeros((n_clusters, n))
+        onehot[labels, np.arange(n)] = w
+        return onehot @ X64, mass
+    from scipy.sparse import csr_array
+
+    member = csr_array((w, (labels, np.arange(n))), shape=(n_clusters, n))
+    return np.asarray(member @ X64), mass
+
+
+def label_stats(
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    labels: np.ndarray,
+    form: DensityForm,
+    n_components: int,
+) -> Stats:
+    """Exact statistics of hard labels, one component's rows at a time (two-pass centring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    weights : ndarray of shape (n,) or None
+    labels : ndarray of shape (n,), int
+        Component of each row, in [0, n_components).
+    form : DensityForm
+        The covariance model's density form (the scatter's shape).
+    n_components : int
+    """
+    d = X.shape[1]
+    mass = np.zeros(n_components)
+    means = np.zeros((n_components, d))
+    second = np.zeros((n_components, d) if form.diagonal else (n_components, d, d))
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_components + 1))
+    for k in range(n_components):
+        rows = order[bounds[k] : bounds[k + 1]]
+        if rows.size == 0:
+            continue
+        Xk = X[rows].astype(np.float64, copy=False)
+        wk = np.ones(rows.size) if weights is None else weights[rows]
+        mass[k] = wk.sum()
+        if mass[k] <= 0:
+            continue
+        means[k] = wk @ Xk / mass[k]
+        Z = Xk - means[k]
+        second[k] = wk @ (Z * Z) if form.diagonal else (Z.T * wk) @ Z
+    total = float(X.shape[0] if weights is None else weights.sum())
+    return Stats(total, 0.0, mass, means, form.reduce_scatter(second))
+
+
+def nearest_stats(
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    centres: np.ndarray,
+    origin: np.ndarray | None,
+    form: DensityForm,
+) -> Stats:
+    """Statistics of every row's hard assignment to its nearest centre (see ``Rows``)."""
+    labels = nearest_labels(X, centres, origin)
+    return label_stats(X, weights, labels, form, centres.shape[0])
+
+
+def row_norms(X: np.ndarray) -> np.ndarray:
+    """Squared Euclidean norm of each row, (n,) float64 (scikit-learn's ``row_norms``)."""
+    out = np.empty(X.shape[0])
+    step = chunk_rows(X.shape[1])
+    for start in range(0, X.shape[0], step):
+        block = np.asarray(X[start : start + step], dtype=np.float64)
+        out[start : start + step] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+def plusplus_distances(
+    X: np.ndarray, centres: np.ndarray, start: int, stop: int, norms: np.ndarray | None = None
+) -> np.ndarray:
+    """Squared distances of rows ``start:stop`` to ``centres`` (m, d), shape (m, rows), float64.
+
+    scikit-learn's ``_euclidean_distances`` on the rows as given (not centred), term
+    for term, so that k-means++ draws the same seeds. ``norms`` are the rows'
+    :func:`row_norms` (computed here when not given).
+    """
+    block = np.asarray(X[start:stop], dtype=np.float64)
+    x_sq = np.einsum("ij,ij->i", block, block) if norms is None else norms[start:stop]
+    dist = centres @ block.T
+    dist *= -2.0
+    dist += np.einsum("ij,ij->i", centres, centres)[:, None]
+    dist += x_sq[None, :]
+    return np.maximum(dist, 0.0, out=dist)
+
+
+def plusplus_potentials(
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    closest: np.ndarray,
+    candidates: np.ndarray,
+    norms: np.ndarray | None = None,
+    keep: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Σ_i w_i min(closest_i, |x_i - c_j|²) for each candidate c_j, shape (m,).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    weights : ndarray of shape (n,) or None
+    closest : ndarray of shape (n,), float64
+        Each row's squared distance to its nearest seed so far.
+    candidates : ndarray of shape (m, d), float64
+    norms : ndarray of shape (n,), optional
+        The rows' :func:`row_norms`.
+    keep : bool
+        Also return the (m, n) updated distances, ``min(closest, |x - c_j|²)``.
+    """
+    m, n = candidates.shape[0], X.shape[0]
+    pots = np.zeros(m)
+    kept = np.empty((m, n)) if keep else None
+    step = chunk_rows(m)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        dist = plusplus_distances(X, candidates, start, stop, norms)
+        np.minimum(dist, closest[start:stop], out=dist)
+        pots += dist.sum(axis=1) if weights is None else dist @ weights[start:stop]
+        if kept is not None:
+            kept[:, start:stop] = dist
+    return pots, kept
+
+
+def plusplus_closest(
+    X: np.ndarray,
+    centre: np.ndarray,
+    closest: np.ndarray | None,
+    norms: np.ndarray | None = None,
+) -> np.ndarray:
+    """``min(closest, |x - centre|²)`` per row (the distances alone when closest is None)."""
+    n = X.shape[0]
+    out = np.empty(n)
+    step = chunk_rows(1)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        out[start:stop] = plusplus_distances(X, centre[None], start, stop, norms)[0]
+    return out if closest is None else np.minimum(out, closest, out=out)
+
+
+def cumsum_search(
+    values: np.ndarray, weights: np.ndarray | None, targets: np.ndarray, carry: float = 0.0
+) -> tuple[np.ndarray, float]:
+    """``searchsorted(carry + cumsum(w * values), targets)`` chunk by chunk.
+
+    The running sum is carried from chunk to chunk in order, so the result equals
+    one ``np.cumsum`` over the whole array bit for bit, with memory bounded by a
+    chunk.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,), float64
+    weights : ndarray of shape (n,) or None
+    targets : ndarray of shape (t,)
+    carry : float
+        The sum of everything before ``values`` (for blocks of a larger whole).
+
+    Returns
+    -------
+    index : ndarray of shape (t,), int64
+        For each target, the first position whose running sum reaches it (side
+        'left'); ``n`` where none does.
+    carry : float
+        The running sum after the last value.
+    """
+    n = values.shape[0]
+    index = np.full(targets.shape, n, dtype=np.int64)
+    pending = np.ones(targets.shape, dtype=bool)
+    step = chunk_rows(1)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        part = values[start:stop] if weights is None else weights[start:stop] * values[start:stop]
+        sums = np.cumsum(np.concatenate(([carry], part)))[1:]
+        carry = float(sums[-1])
+        found = pending & (targets <= carry)
+        if found.any():
+            index[found] = start + np.searchsorted(sums, targets[found])
+            pending &= ~found
+    return index, carry

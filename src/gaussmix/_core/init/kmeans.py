@@ -1,0 +1,346 @@
+"""k-means++ seeding and k-means, written once over the ``Rows`` primitives.
+
+:func:`kmeans_plusplus` is scikit-learn's ``kmeans_plusplus`` step for step, with
+the same draws, over any rows: each step is one call of the rows'
+``plusplus_step`` (two passes where the rows live).
+
+:func:`kmeans_centres` is scikit-learn's ``KMeans(n_clusters=K, n_init=1)`` (Lloyd's
+algorithm) on rows held on the host: the data centred on their mean, k-means++
+seeds, iterations until no label changes or the centres move (summed squared
+shift) by at most ``tol`` times the mean feature variance, empty clusters moved
+to the rows farthest from their centres, and a last labelling by the final
+centres. :func:`kmeans_stats` runs it on all rows up to
+``KMEANS_SAMPLE_ROWS`` and on a sample of that many beyond (see its docstring).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..covariance import Covariance
+from ..parallel import map_chunks, single_threaded_blas
+from ..stats import Stats
+from . import arrays
+from .draws import choose, sample_rows
+
+__all__ = [
+    "KMEANS_FULL_STEPS",
+    "KMEANS_MAX_ITER",
+    "KMEANS_SAMPLE_ROWS",
+    "KMEANS_TOL",
+    "Distances",
+    "SeedStep",
+    "kmeans_centres",
+    "kmeans_plusplus",
+    "kmeans_stats",
+    "take_rows",
+]
+
+KMEANS_SAMPLE_ROWS = 65_536
+"""Up to this many rows, 'kmeans' is scikit-learn's KMeans on all of them; beyond,
+on a sample of this many rows drawn with replacement in proportion to the weights."""
+KMEANS_FULL_STEPS = 1
+"""Lloyd steps over all rows after the sample's k-means (beyond KMEANS_SAMPLE_ROWS)."""
+KMEANS_MAX_ITER = 300  # scikit-learn's KMeans defaults
+KMEANS_TOL = 1e-4
+
+
+class SeedStep(NamedTuple):
+    """What one k-means++ step over rows returns (see ``Rows.plusplus_step``).
+
+    Attributes
+    ----------
+    closest : any
+        Each row's squared distance to its nearest seed so far, kept where the rows
+        live (an array, a tensor, persisted Dask blocks); pass it to the next step.
+    best : int
+        Which of the step's candidates became the seed.
+    following : ndarray of shape (t,), int64, or None
+        Positions of the next step's candidates (in draw order), or None when no
+        draws were given.
+    candidates : ndarray of shape (t, d), float64, or None
+        The rows at those positions.
+    """
+
+    closest: Any
+    best: int
+    following: np.ndarray | None
+    candidates: np.ndarray | None
+
+
+def take_rows(rows: Any, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows at any positions (repeats and any order allowed), through ``rows.take``.
+
+    Returns
+    -------
+    X : ndarray of shape (len(index), d), float64
+    weights : ndarray of shape (len(index),) or None
+    """
+    unique, inverse = np.unique(np.asarray(index, dtype=np.int64), return_inverse=True)
+    X, w = rows.take(unique)
+    return X[inverse], None if w is None else w[inverse]
+
+
+def kmeans_plusplus(rows: Any, n_clusters: int, rng: np.random.RandomState) -> np.ndarray:
+    """Row positions of scikit-learn's k-means++ seeds, shape (n_clusters,), int64.
+
+    The first seed is drawn in proportion to the row weights, each next one as
+    the best of ``2 + int(log K)`` candidates drawn in proportion to the weighted
+    squared distance to the nearest seed so far (the one that lowers the
+    weighted sum of those distances most). Distances are those of the rows as
+    given, in float64, like scikit-learn's.
+
+    Parameters
+    ----------
+    rows : Rows
+    n_clusters : int
+    rng : RandomState
+    """
+    n = rows.n_rows
+    n_trials = 2 + int(np.log(n_clusters))
+    following = choose(rows.host_weights(), n, np.array([rng.random_sample()]))
+    candidates, _ = take_rows(rows, following)
+    # scikit-learn draws each step's trials after the previous step: the same stream.
+    trials = rng.uniform(size=(n_clusters - 1, n_trials))
+    seeds = np.empty(n_clusters, dtype=np.int64)
+    closest = None
+    for c in range(n_clusters):
+        draws = trials[c] if c < n_clusters - 1 else None
+        step = rows.plusplus_step(closest, candidates, draws)
+        seeds[c] = following[step.best]
+        closest, following, candidates = step.closest, step.following, step.candidates
+    return seeds
+
+
+def _tolerance(X: np.ndarray) -> float:
+    """scikit-learn's KMeans tolerance: tol times the mean (unweighted) feature variance."""
+    return float(np.mean(np.var(X, axis=0))) * KMEANS_TOL
+
+
+class Distances(NamedTuple):
+    """k-means++'s per-row state over an in-memory array (``SeedStep.closest``).
+
+    Attributes
+    ----------
+    closest : ndarray of shape (n,)
+        Squared distance to the nearest seed so far.
+    norms : ndarray of shape (n,)
+        The rows' squared norms, computed once (as scikit-learn does).
+    """
+
+    closest: np.ndarray
+    norms: np.ndarray
+
+
+_KEEP_ENTRIES = 2**23  # keep a step's candidate distances (64 MB) instead of a second pass
+TASK_ROWS = 16_384
+"""Rows per task of the host passes: fixed, so sums do not depend on the thread count."""
+
+
+def _tasks(n: int) -> list[tuple[int, int]]:
+    return [(start, min(start + TASK_ROWS, n)) for start in range(0, n, TASK_ROWS)]
+
+
+def plusplus_step(
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    state: Distances | None,
+    candidates: np.ndarray,
+    draws: np.ndarray | None,
+) -> SeedStep:
+    """One k-means++ step over an in-memory array (the ``Rows.plusplus_step`` contract).
+
+    Tasks of ``TASK_ROWS`` rows run on the thread pool; the distances to the
+    step's candidates are kept (no second pass) while they fit in 64 MB.
+    """
+    n = X.shape[0]
+    tasks = _tasks(n)
+    w_of = (lambda a, b: None) if weights is None else (lambda a, b: weights[a:b])
+    if state is None:
+        norms = np.concatenate(list(map_chunks(lambda a, b: arrays.row_norms(X[a:b]), tasks)))
+    else:
+        norms = state.norms
+
+    def closest_to(centre: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+        def one(a: int, b: int) -> np.ndarray:
+            before = None if previous is None else previous[a:b]
+            return arrays.plusplus_closest(X[a:b], centre, before, norms[a:b])
+
+        return np.concatenate(list(map_chunks(one, tasks)))
+
+    if state is None or candidates.shape[0] == 1:
+        best, potential = 0, None
+        closest = closest_to(candidates[0], None if state is None else state.closest)
+    else:
+        keep = candidates.shape[0] * n <= _KEEP_ENTRIES
+
+        def pots_of(a: int, b: int) -> tuple[np.ndarray, np.ndarray | None]:
+            return arrays.plusplus_potentials(
+                X[a:b], w_of(a, b), state.closest[a:b], candidates, norms[a:b], keep
+            )
+
+        parts = list(map_chunks(pots_of, tasks))
+        pots = np.sum([p for p, _ in parts], axis=0)
+        best = int(np.argmin(pots))
+        potential = float(pots[best])
+        if keep:
+            closest = np.concatenate([kept[best] for _, kept in parts if kept is not None])
+        else:
+            closest = closest_to(candidates[best], state.closest)
+    if draws is None:
+        return SeedStep(Distances(closest, norms), best, None, None)
+    if potential is None:
+        potential = float(closest.sum() if weights is None else closest @ weights)
+    following, _ = arrays.cumsum_search(closest, weights, draws * potential)
+    following = np.minimum(following, n - 1)
+    rows = np.asarray(X[following], dtype=np.float64)
+    return SeedStep(Distances(closest, norms), best, following, rows)
+
+
+class _HostRows:
+    """The primitives k-means++ needs, over an in-memory float64 array (see ``Rows``)."""
+
+    def __init__(self, X: np.ndarray, weights: np.ndarray | None) -> None:
+        self.X, self.weights = X, weights
+        self.n_rows = X.shape[0]
+
+    def host_weights(self) -> np.ndarray | None:
+        return self.weights
+
+    def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.X[index], None if self.weights is None else self.weights[index]
+
+    def plusplus_step(
+        self, state: Distances | None, candidates: np.ndarray, draws: np.ndarray | None
+    ) -> SeedStep:
+        return plusplus_step(self.X, self.weights, state, candidates, draws)
+
+
+def kmeans_centres(
+    X: np.ndarray, weights: np.ndarray | None, n_clusters: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's ``KMeans(n_clusters, n_init=1, random_state=rng)`` on host rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float64
+    weights : ndarray of shape (n,) or None
+    n_clusters : int
+    rng : RandomState
+
+    Returns
+    -------
+    centres : ndarray of shape (n_clusters, d)
+    labels : ndarray of shape (n,), intp
+        Each row's nearest final centre.
+    """
+    tol = _tolerance(X)
+    mean = X.mean(axis=0)
+    Xc = X - mean  # distances keep their digits however far the data lie from 0
+    with single_threaded_blas():  # held once for the whole run (threads work on tasks)
+        seeds = kmeans_plusplus(_HostRows(Xc, weights), n_clusters, rng)
+        centres = Xc[seeds]
+        previous = None
+        strict = False
+        for _ in range(KMEANS_MAX_ITER):
+            labels, sums, mass = _lloyd_pass(Xc, weights, centres)
+            empty = np.flatnonzero(mass == 0)
+            if empty.size:
+                _relocate(Xc, weights, centres, labels, sums, mass, empty)
+            filled = mass > 0
+            new = sums.copy()
+            new[filled] *= (1.0 / mass[filled])[:, None]
+            shift = float(((new - centres) ** 2).sum())
+            centres = new
+            if previous is not None and np.array_equal(labels, previous):
+                strict = True
+                break
+            if shift <= tol:
+                break
+            previous = labels
+        if not strict:
+            labels = np.concatenate(
+                list(
+                    map_chunks(
+                        lambda a, b: arrays.nearest_labels(Xc[a:b], centres), _tasks(len(Xc))
+                    )
+                )
+            )
+    return centres + mean, labels
+
+
+def _lloyd_pass(
+    X: np.ndarray, weights: np.ndarray | None, centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels (n,), per-cluster weighted sums (K, d) and masses (K,): one Lloyd pass."""
+    K = centres.shape[0]
+
+    def one(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        labels = arrays.nearest_labels(X[a:b], centres)
+        w = None if weights is None else weights[a:b]
+        return (labels, *arrays.cluster_sums(X[a:b], w, labels, K))
+
+    parts = list(map_chunks(one, _tasks(X.shape[0])))
+    labels = np.concatenate([p[0] for p in parts])
+    sums, mass = parts[0][1], parts[0][2]
+    for _, s, m in parts[1:]:
+        sums = sums + s
+        mass = mass + m
+    return labels, sums, mass
+
+
+def _relocate(
+    X: np.ndarray,
+    weights: np.ndarray | None,
+    centres: np.ndarray,
+    labels: np.ndarray,
+    sums: np.ndarray,
+    mass: np.ndarray,
+    empty: np.ndarray,
+) -> None:
+    """Move empty clusters to the rows farthest from their centres (in place).
+
+    scikit-learn's rule: the i-th empty cluster takes the i-th farthest row
+    (distance to its centre before this step), which leaves its old cluster.
+    (scikit-learn orders rows of equal distance, and several empty clusters,
+    by ``argpartition``; here the farthest comes first, ties by position.)
+    """
+    far_dist = ((X - centres[labels]) ** 2).sum(axis=1)
+    far = np.argsort(-far_dist, kind="stable")[: empty.size]
+    for new_id, row in zip(empty, far, strict=False):
+        w = 1.0 if weights is None else float(weights[row])
+        old = labels[row]
+        sums[old] -= X[row] * w
+        sums[new_id] = X[row] * w
+        mass[new_id] = w
+        mass[old] -= w
+
+
+def kmeans_stats(
+    rows: Any, n_components: int, rng: np.random.RandomState, cov: Covariance
+) -> Stats:
+    """Statistics of the 'kmeans' start: each row assigned to its nearest k-means centre.
+
+    With at most ``KMEANS_SAMPLE_ROWS`` rows, :func:`kmeans_centres` runs on all of
+    them (gathered on the host in float64): the labels are those of scikit-learn's
+    ``KMeans(n_init=1)``, so the start is scikit-learn's GaussianMixture's. Beyond,
+    it runs on ``KMEANS_SAMPLE_ROWS`` rows drawn with replacement in proportion to
+    the weights; then ``KMEANS_FULL_STEPS`` Lloyd steps over all rows (where they
+    live) refine the centres, and the statistics are those of the rows' nearest
+    final centre.
+    """
+    n = rows.n_rows
+    if n <= KMEANS_SAMPLE_ROWS:
+        X, w = rows.take(np.arange(n))
+        _, labels = kmeans_centres(X, w, n_components, rng)
+        stats = arrays.label_stats(X, w, labels, cov.form, n_components)
+        return stats._replace(total_weight=rows.total_weight)
+    X, _ = take_rows(rows, sample_rows(rows.host_weights(), n, KMEANS_SAMPLE_ROWS, rng))
+    centres, _ = kmeans_centres(X, None, n_components, rng)
+    origin = X.mean(axis=0)
+    for _ in range(KMEANS_FULL_STEPS):
+        step = rows.nearest_stats(centres, origin, cov)
+        centres = np.where(step.mass[:, None] > 0, step.means, centres)
+    return rows.nearest_stats(centres, origin, cov)
