@@ -7,6 +7,9 @@ badly scaled data that the expanded quadratic form must survive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,7 @@ from gaussmix._core import estep
 from gaussmix._core.covariance import Params, get_covariance
 from gaussmix._core.init.arrays import label_stats
 from gaussmix._core.stats import Stats
+from gaussmix._core.xp import NUMPY
 from gaussmix.backends import _kernels
 from gaussmix.backends.numpy import NumpyRows
 
@@ -66,8 +70,26 @@ def assert_stats_close(got: Stats, want: Stats, rtol: float) -> None:
     np.testing.assert_allclose(got.scatter, want.scatter, rtol=rtol, atol=rtol * big)
 
 
+def make_plan(params: Params, cov, dtype) -> _kernels.Plan:
+    """The NumPy kernel's plan of ``params`` for rows of ``dtype``."""
+    return _kernels.KERNELS[cov.form.name].plan(estep.quadratic(params, cov.form), dtype)
+
+
+def plan_stats(X, w, plan, cov) -> Stats:
+    """Statistics of one chunk by the NumPy kernel under ``plan`` (the shared algorithm)."""
+    kernel = _kernels.KERNELS[cov.form.name]
+    return estep.stats_from_sums(kernel, plan, estep.chunk_sums(kernel, plan, X, w))
+
+
+def plan_log_resp(X, plan, cov):
+    """log p(x) and log responsibilities of one chunk by the NumPy kernel."""
+    kernel = _kernels.KERNELS[cov.form.name]
+    plan64 = make_plan  # noqa: F841 (unused: no rows overflow in these tests)
+    return estep.chunk_log_resp(kernel, plan, X, plan64=lambda: plan)
+
+
 def fast_stats(X, w, params, cov) -> Stats:
-    return _kernels.chunk_stats(X, w, _kernels.make_plan(params, cov, X.dtype))
+    return plan_stats(X, w, make_plan(params, cov, X.dtype), cov)
 
 
 @pytest.mark.parametrize("kind", TYPES)
@@ -89,8 +111,8 @@ def test_log_responsibilities_match_the_reference(engine, kind):
     rng = np.random.default_rng(1)
     params, cov = random_params(kind, 4, 3, rng)
     X = sample_rows(params, 200, rng)
-    plan = _kernels.make_plan(params, cov, X.dtype)
-    log_norm, log_resp = _kernels.chunk_log_resp(X, plan)
+    plan = make_plan(params, cov, X.dtype)
+    log_norm, log_resp = plan_log_resp(X, plan, cov)
     want_norm, want_resp = estep.log_responsibilities(X, params, cov)
     np.testing.assert_allclose(log_norm, want_norm, rtol=1e-10)
     np.testing.assert_allclose(log_resp, want_resp, rtol=1e-10, atol=1e-10)
@@ -108,7 +130,7 @@ def test_float32_rows_stay_float32_and_accurate(engine, kind, d):
     want = estep.chunk_stats(X64, None, params, cov)
     assert got.mass.dtype == got.means.dtype == got.scatter.dtype == np.float64
     assert_stats_close(got, want, 2e-5)
-    log_norm, log_resp = _kernels.chunk_log_resp(X32, _kernels.make_plan(params, cov, X32.dtype))
+    log_norm, log_resp = plan_log_resp(X32, make_plan(params, cov, X32.dtype), cov)
     assert log_norm.dtype == log_resp.dtype == np.float32
     np.testing.assert_allclose(log_norm, estep.log_responsibilities(X64, params, cov)[0], 1e-5)
 
@@ -138,9 +160,9 @@ def test_clusters_far_apart_keep_their_own_spread(engine, kind):
     params, cov = random_params(kind, 2, d, rng)
     params = params._replace(means=np.array([[0.0] * d, [1e9] * d]))
     X = np.vstack([rng.normal(size=(n, d)), 1e9 + rng.normal(size=(n, d))])
-    plan = _kernels.make_plan(params, cov, X.dtype)
+    plan = make_plan(params, cov, X.dtype)
     assert len(plan.groups) == 2  # each component centred on its own mean
-    got = _kernels.chunk_stats(X, None, plan)
+    got = plan_stats(X, None, plan, cov)
     for k, rows in enumerate((X[:n], X[n:])):
         assert got.mass[k] == pytest.approx(n, rel=1e-12)
         np.testing.assert_allclose(got.means[k], rows.mean(axis=0), rtol=1e-14, atol=1e-9)
@@ -195,10 +217,10 @@ def test_ill_conditioned_full_component_uses_the_factored_form(engine):
         covariances=squeezed, precisions_cholesky=cov.form.cholesky_precisions(squeezed)
     )
     X = sample_rows(params, 300, rng)
-    plan = _kernels.make_plan(params, cov, X.dtype)
+    plan = make_plan(params, cov, X.dtype)
     assert any(g.factor is not None for g in plan.groups)
     want = estep.chunk_stats(X, None, params, cov)
-    assert_stats_close(_kernels.chunk_stats(X, None, plan), want, 1e-10)
+    assert_stats_close(plan_stats(X, None, plan, cov), want, 1e-10)
 
 
 @pytest.mark.parametrize("kind", TYPES)
@@ -224,13 +246,13 @@ def test_stacked_factors_for_many_dimensions(monkeypatch, dtype, rtol, weighted)
     params, cov = random_params("full", 4, 5, rng)
     X = sample_rows(params, 400, rng).astype(dtype)
     w = rng.uniform(0, 2, size=400) if weighted else None
-    plan = _kernels.make_plan(params, cov, X.dtype)
+    plan = make_plan(params, cov, X.dtype)
     assert plan.groups[0].stacked is not None
     want = estep.chunk_stats(X.astype(np.float64), w, params, cov)
-    assert_stats_close(_kernels.chunk_stats(X, w, plan), want, rtol)
+    assert_stats_close(plan_stats(X, w, plan, cov), want, rtol)
     chunked = NumpyRows(X, w, chunk_rows=37).expectation(params, cov)
     assert_stats_close(chunked, want, rtol)
-    log_norm, _ = _kernels.chunk_log_resp(X, plan)
+    log_norm, _ = plan_log_resp(X, plan, cov)
     want_norm = estep.log_responsibilities(X.astype(np.float64), params, cov)[0]
     np.testing.assert_allclose(log_norm, want_norm, rtol=rtol)
 
@@ -244,10 +266,10 @@ def test_far_components_in_many_dimensions_are_stacked_alone(monkeypatch):
     params = params._replace(means=params.means + np.array([[0.0], [300.0], [-300.0]]))
     X = sample_rows(params, 300, rng)
     X[:3] = params.means[0] + 38.0  # responsibilities near 1e-308 for the other components
-    plan = _kernels.make_plan(params, cov, X.dtype)
+    plan = make_plan(params, cov, X.dtype)
     assert len(plan.groups) == 3 and all(g.stacked is not None for g in plan.groups)
     want = estep.chunk_stats(X, None, params, cov)
-    assert_stats_close(_kernels.chunk_stats(X, None, plan), want, 1e-10)
+    assert_stats_close(plan_stats(X, None, plan, cov), want, 1e-10)
 
 
 def test_vectorised_exp_is_within_two_ulp():
@@ -278,3 +300,159 @@ def test_fused_one_dimensional_pass(engine, kind, K, n):
     X[:5] = params.means[0] + 200.0  # far from all: most densities underflow
     want = estep.chunk_stats(X, None, params, cov)
     assert_stats_close(fast_stats(X, None, params, cov), want, 1e-10)
+
+
+# -- every form's kernel on every engine, against the reference formulas ------------
+class Engine(NamedTuple):
+    """One backend's kernel table and how to hand it arrays."""
+
+    name: str
+    kernels: dict[str, Any]
+    ops: Any
+    plan: Callable[[Any, Any, np.dtype], Any]  # (kernel, quadratic, NumPy dtype) -> plan
+    array: Callable[[np.ndarray], Any]  # NumPy -> the engine's arrays
+    numpy: Callable[[Any], np.ndarray]  # and back
+
+
+def _numpy_engine(name: str) -> Engine:
+    return Engine(
+        name,
+        _kernels.KERNELS,
+        NUMPY,
+        lambda kernel, quad, dtype: kernel.plan(quad, dtype),
+        lambda a: a,
+        np.asarray,
+    )
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """numba's and NumPy's kernels."""
+    name = str(request.param)
+    if name == "numba":
+        pytest.importorskip("numba")
+        monkeypatch.delenv("GAUSSMIX_DISABLE_NUMBA", raising=False)
+    else:
+        monkeypatch.setenv("GAUSSMIX_DISABLE_NUMBA", "1")
+    return _numpy_engine(name)
+
+
+def _case(kind: str, dtype: Any, far: bool, seed: int = 20, d: int = 3):
+    """Parameters (float64), rows in ``dtype`` near them, and the rows as float64."""
+    rng = np.random.default_rng(seed)
+    params, cov = random_params(kind, 4, d, rng)
+    if far:  # components far apart in their own units, and rows far from the origin
+        gap = 1e5 if dtype == np.float64 else 1e3
+        shift = np.arange(4)[:, None] * gap + 1e3
+        params = params._replace(means=params.means + shift)
+    X = sample_rows(params, 500, rng).astype(dtype)
+    return params, cov, X, X.astype(np.float64)
+
+
+def _reference_wlp(form: Any, X64: np.ndarray, params: Params) -> np.ndarray:
+    """log π_k + ``form.log_prob``, (K, n), each column about its own mean so that the
+    reference itself loses no digits to a data offset (rows 1e7 from the origin)."""
+    out = np.empty((params.means.shape[0], X64.shape[0]))
+    for k, mu in enumerate(params.means):
+        lp = form.log_prob(X64 - mu, params.means - mu, params.precisions_cholesky)
+        out[k] = lp[:, k] + np.log(params.weights[k])
+    return out
+
+
+def _close(got: np.ndarray, want: np.ndarray, tol: float, scale: float | None = None) -> None:
+    """|got - want| <= tol * scale, the scale being the largest |want| unless given."""
+    scale = float(np.max(np.abs(want))) if scale is None else scale
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol * max(scale, 1e-300))
+
+
+DTYPES = [(np.float64, 1e-10), (np.float32, 3e-5)]
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("far", [False, True])
+def test_every_kernel_log_prob_matches_form_log_prob(table, kind, dtype, tol, far):
+    params, cov, X, X64 = _case(kind, dtype, far)
+    kernel = table.kernels[cov.form.name]
+    plan = table.plan(kernel, estep.quadratic(params, cov.form), np.dtype(dtype))
+    wlp, _ = kernel.log_prob(table.array(X), plan)
+    got = table.numpy(wlp)
+    want = _reference_wlp(cov.form, X64, params)
+    assert got.shape == want.shape
+    # Each density to the rows' precision relative to its own size (a far
+    # component's is huge), with a floor of the size of a log-density near its mean.
+    np.testing.assert_array_less(np.abs(got - want), tol * (1.0 + np.abs(want)))
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("far", [False, True])
+def test_every_kernel_moments_match_form_scatter_about(table, kind, dtype, tol, far):
+    """Raw moments of random weighted responsibilities, read back by the kernel's
+    ``centred``, against ``form.scatter_about`` about the same centres."""
+    params, cov, X, X64 = _case(kind, dtype, far, seed=21)
+    kernel = table.kernels[cov.form.name]
+    plan = table.plan(kernel, estep.quadratic(params, cov.form), np.dtype(dtype))
+    rng = np.random.default_rng(22)
+    rw = rng.dirichlet(np.ones(4), size=X.shape[0]).T * rng.uniform(0, 3, size=X.shape[0])
+    Xt = table.array(X)
+    _, work = kernel.log_prob(Xt, plan)
+    rw_t = rw
+    moments = kernel.moments(Xt, plan, rw_t, work)
+    mass, first, second, centres = (table.numpy(a) for a in kernel.centred(plan, moments))
+    rw32 = table.numpy(rw_t)  # the responsibilities as the kernel saw them
+    np.testing.assert_allclose(mass, rw32.sum(axis=1), rtol=tol)
+    diff = X64[None] - centres[:, None]  # (K, n, d)
+    _close(first, np.einsum("kn,knd->kd", rw32, diff), tol, float(np.abs(diff).max() * rw32.sum()))
+    want = cov.form.scatter_about(X64, rw32.T, centres)
+    _close(second, want, tol)
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("far", [False, True])
+def test_every_engine_chunk_statistics_match_the_reference(table, kind, dtype, tol, weighted, far):
+    """The shared algorithm over each engine's kernel: the reference statistics."""
+    params, cov, X, X64 = _case(kind, dtype, far, seed=23)
+    w = np.random.default_rng(24).uniform(0, 3, size=X.shape[0]) if weighted else None
+    if weighted:
+        w[::9] = 0.0
+    kernel = table.kernels[cov.form.name]
+    plan = table.plan(kernel, estep.quadratic(params, cov.form), np.dtype(dtype))
+    weights = None if w is None else table.array(w)
+    sums = estep.chunk_sums(kernel, plan, table.array(X), weights, table.ops)
+    got = estep.stats_from_sums(kernel, plan, sums, table.ops)
+    want = estep.chunk_stats(X64, w, params, cov)
+    assert_stats_close(_host_stats(got, table), want, tol)
+
+
+def _host_stats(stats: Stats, table: Engine) -> Stats:
+    """``stats`` with every field a float or a float64 NumPy array."""
+    fields = [a if isinstance(a, float) else table.numpy(a) for a in stats]
+    return Stats(float(fields[0]), float(fields[1]), *fields[2:])
+
+
+@pytest.mark.parametrize("kind", ["diag", "spherical"])
+def test_wide_diagonal_fits_use_no_d_squared_memory(kind):
+    """Memory of a diag or spherical fit is O(chunk × d + K × d): at d = 4,000 a
+    single d × d float64 array would be 128 MB; the whole fit traces far less."""
+    import tracemalloc
+    import warnings
+
+    from gaussmix import GaussianMixture
+
+    n, d = 20, 4000
+    X = np.random.default_rng(0).normal(size=(n, d))
+    gm = GaussianMixture(2, covariance_type=kind, random_state=0, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence, and n < d
+        gm.fit(X)  # compile and warm up outside the trace
+        tracemalloc.start()
+        try:
+            gm.fit(X)
+            gm.score_samples(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < d * d * 8 / 20, f"traced peak {peak / 1e6:.1f} MB"

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .covariance import DensityForm, IllConditionedError, Params
+from .estep import normalise
 
 __all__ = [
     "Conditional",
@@ -32,7 +33,6 @@ __all__ = [
     "condition_nothing",
     "condition_rows",
     "draw",
-    "normalise",
 ]
 
 _LOG_2PI = np.log(2.0 * np.pi)
@@ -70,20 +70,6 @@ class Conditional(NamedTuple):
 def _log_weights(weights: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):  # a weight of 0 (a dropped component) gives -inf
         return np.log(weights)
-
-
-def normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(log Σ_k exp wlp_ik, wlp − that)``: log-normaliser and log-responsibilities.
-
-    Parameters
-    ----------
-    wlp : ndarray of shape (n, K)
-        Weighted log-densities log π_k + log p_k(x_i).
-    """
-    top = wlp.max(axis=1, keepdims=True)
-    shifted = wlp - top  # normalised relative to the top: exact even when |top| is huge
-    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return (log_sum + top)[:, 0], shifted - log_sum
 
 
 def component_covariances(params: Params, form: DensityForm) -> np.ndarray:
@@ -136,7 +122,8 @@ def condition_rows(
 def condition_nothing(n: int, params: Params, form: DensityForm) -> Conditional:
     """Rows that observe nothing: posterior = prior, x̂ = μ_k, C = Σ_k."""
     K, d = params.means.shape
-    log_norm, log_resp = normalise(np.broadcast_to(_log_weights(params.weights), (n, K)))
+    log_norm, log_resp = normalise(np.repeat(_log_weights(params.weights)[:, None], n, axis=1))
+    log_resp = log_resp.T
     xhat = np.broadcast_to(params.means[:, None, :], (K, n, d)).copy()
     if not form.diagonal:
         cond = form.dense(params.covariances, K, d)[:, None]
@@ -240,7 +227,8 @@ def _condition_dense(
         # (the same fallback for rows so far out that their conditional mean overflows)
         xhat[k] = np.where((np.abs(filled) <= _LARGEST_MEAN).all(axis=1)[:, None], filled, plain)
         cond[k] = schur
-    log_norm, log_resp = normalise(wlp + _log_weights(params.weights))
+    log_norm, log_resp = normalise((wlp + _log_weights(params.weights)).T)
+    log_resp = log_resp.T
     return Conditional(log_norm, log_resp, xhat, cond, group)
 
 
@@ -262,7 +250,8 @@ def _condition_diagonal(
         wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + obs @ np.log(var[k]) + maha)
         xhat[k] = np.where(observed, X, params.means[k])
         cond[k] = (1.0 - obs) * var[k]
-    log_norm, log_resp = normalise(wlp + _log_weights(params.weights))
+    log_norm, log_resp = normalise((wlp + _log_weights(params.weights)).T)
+    log_resp = log_resp.T
     return Conditional(log_norm, log_resp, xhat, cond, None)
 
 

@@ -8,11 +8,12 @@ compiled on their first use in a process (about 1 s). :mod:`._kernels` holds the
 pure-NumPy equivalent used when numba is not importable, and the tests compare
 the two.
 
-Feature layout (``m`` entries, one column per row) for a row ``x`` centred as ``z = x - c``:
+Feature layouts (``m`` entries, one column per row) for a row ``x`` centred as ``z = x - c``:
 
-- ``FULL``: the upper-triangle products ``z_j z_l`` (j <= l, row-major), then ``z``, then 1
-- ``DIAG``: ``z_j²``, then ``z``, then 1
-- ``SPHERICAL``: ``|z|²``, then ``z``, then 1
+- :func:`products` ('full'): the upper-triangle products ``z_j z_l`` (j <= l,
+  row-major), then ``z``, then 1
+- :func:`squares` ('diagonal'): ``z_j²``, then ``z``, then 1
+- :func:`norms` ('spherical'): ``|z|²``, then ``z``, then 1
 
 so that ``W.T @ features`` gives the weighted log-densities and ``rw @ features.T``
 the responsibility mass, first and second moments in one product.
@@ -25,23 +26,11 @@ import math
 import numpy as np
 from numba import njit
 
-FULL, DIAG, SPHERICAL = 0, 1, 2
-
 
 @njit(nogil=True, cache=True, boundscheck=False)
-def features(X, centre, kind, F):
-    """F[:, i] = features of X[i] - centre, in F's dtype (module docstring's layout).
-
-    Rows are columns of F, so every loop below runs along contiguous rows and
-    vectorises.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d), float32 or float64
-    centre : ndarray of shape (d,), float64
-    kind : int, FULL, DIAG or SPHERICAL
-    F : ndarray of shape (m, n), written
-    """
+def _centred(X, centre, F):
+    """F's rows ``z = x - centre`` (just before its last row) and the 1s; returns q,
+    the number of second-moment rows before them."""
     n, d = X.shape
     m = F.shape[0]
     q = m - 1 - d
@@ -50,22 +39,51 @@ def features(X, centre, kind, F):
         for i in range(n):
             F[q + j, i] = X[i, j] - c
     F[m - 1, :] = 1.0
-    if kind == FULL:
-        t = 0
-        for j in range(d):
-            for j2 in range(j, d):
-                for i in range(n):
-                    F[t, i] = F[q + j, i] * F[q + j2, i]
-                t += 1
-    elif kind == DIAG:
-        for j in range(d):
+    return q
+
+
+@njit(nogil=True, cache=True, boundscheck=False)
+def products(X, centre, F):
+    """F[:, i] = the 'full' features of X[i] - centre (the module docstring's layout).
+
+    Rows are columns of F, so every loop below runs along contiguous rows and
+    vectorises.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64
+    centre : ndarray of shape (d,), float64
+    F : ndarray of shape (m, n), written, in F's dtype
+    """
+    n, d = X.shape
+    q = _centred(X, centre, F)
+    t = 0
+    for j in range(d):
+        for j2 in range(j, d):
             for i in range(n):
-                F[j, i] = F[q + j, i] * F[q + j, i]
-    else:
-        F[0, :] = 0.0
-        for j in range(d):
-            for i in range(n):
-                F[0, i] += F[q + j, i] * F[q + j, i]
+                F[t, i] = F[q + j, i] * F[q + j2, i]
+            t += 1
+
+
+@njit(nogil=True, cache=True, boundscheck=False)
+def squares(X, centre, F):
+    """F[:, i] = the 'diagonal' features of X[i] - centre (see :func:`products`)."""
+    n, d = X.shape
+    q = _centred(X, centre, F)
+    for j in range(d):
+        for i in range(n):
+            F[j, i] = F[q + j, i] * F[q + j, i]
+
+
+@njit(nogil=True, cache=True, boundscheck=False)
+def norms(X, centre, F):
+    """F[:, i] = the 'spherical' features of X[i] - centre (see :func:`products`)."""
+    n, d = X.shape
+    q = _centred(X, centre, F)
+    F[0, :] = 0.0
+    for j in range(d):
+        for i in range(n):
+            F[0, i] += F[q + j, i] * F[q + j, i]
 
 
 # -- one-dimensional rows: the whole E-step of a chunk in one pass -----------------

@@ -7,17 +7,19 @@ array is ever built for the whole data set.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from .._core.covariance import Covariance, Params
-from .._core.estep import stats_from_resp
+from .._core import estep
+from .._core.covariance import Covariance, DensityForm, Params
+from .._core.estep import Quadratic, quadratic, stats_from_resp
 from .._core.init import arrays as init_kernels
 from .._core.init.draws import Responsibilities
 from .._core.init.kmeans import Distances, SeedStep, plusplus_step
 from .._core.parallel import map_chunks
 from .._core.stats import Stats, merge_all
-from . import _kernels
+from ._kernels import KERNELS, Kernel
 
 __all__ = ["NumpyRows", "default_chunk_rows"]
 
@@ -32,9 +34,10 @@ _LABEL_CHUNK_ROWS = 65536
 _RESP_CHUNK_ENTRIES = 2**19  # responsibilities per chunk of 'random' (4 MB)
 
 
-def default_chunk_rows(n_components: int, n_features: int, kind: str = "full") -> int:
-    """Rows per chunk for the E-step's temporaries of covariance type ``kind``."""
-    per_row = _kernels.bytes_per_row(kind, n_components, n_features)
+def default_chunk_rows(n_components: int, n_features: int, kernel: Kernel | None = None) -> int:
+    """Rows per chunk for ``kernel``'s temporaries (by default, the largest kernel's)."""
+    kernels = KERNELS.values() if kernel is None else (kernel,)
+    per_row = max(k.bytes_per_row(n_components, n_features) for k in kernels)
     return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
 
 
@@ -69,16 +72,19 @@ class NumpyRows:
     def total_weight(self) -> float:
         return float(self.n_rows if self.weights is None else self.weights.sum())
 
-    def _chunk_rows(self, n_components: int, kind: str = "full") -> int:
+    def _chunk_rows(self, n_components: int, kernel: Kernel | None = None) -> int:
         if self.chunk_rows is not None:
             return self.chunk_rows
-        return default_chunk_rows(n_components, self.n_features, kind)
+        return default_chunk_rows(n_components, self.n_features, kernel)
 
     def chunks(
-        self, n_components: int, kind: str = "full"
+        self, n_components: int, kernel: Kernel | None = None
     ) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
-        """Yield ``(rows, X_chunk, weights_chunk)`` covering every row once, in order."""
-        step = self._chunk_rows(n_components, kind)
+        """Yield ``(rows, X_chunk, weights_chunk)`` covering every row once, in order.
+
+        Chunks are sized for ``kernel``'s temporaries (by default the largest kernel's).
+        """
+        step = self._chunk_rows(n_components, kernel)
         for start in range(0, self.n_rows, step):
             rows = slice(start, min(start + step, self.n_rows))
             w = None if self.weights is None else self.weights[rows]
@@ -86,11 +92,23 @@ class NumpyRows:
 
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged E-step statistics of all rows under ``params``."""
-        K = params.means.shape[0]
-        plan = _kernels.make_plan(params, cov, self.X.dtype)
-        tasks = ((X, w, plan) for _, X, w in self.chunks(K, cov.name))
-        sums = _kernels.add_sums(list(map_chunks(_kernels.chunk_sums, tasks)))
-        return _kernels.stats_from_sums(plan, sums)
+        return self.expectation_of(quadratic(params, cov.form), cov.form)
+
+    def expectation_of(self, quad: Quadratic, form: DensityForm) -> Stats:
+        """Merged E-step statistics of all rows for densities ``quad`` of ``form``."""
+        kernel = KERNELS[form.name]
+        K = quad.means.shape[0]
+
+        def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+            return ((X, w) for _, X, w in self.chunks(K, kernel))
+
+        return estep.expectation(
+            kernel,
+            kernel.plan(quad, self.X.dtype),
+            pairs,
+            plan64=lambda: kernel.plan(quad, np.float64),
+            run=map_chunks,
+        )
 
     # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -148,16 +166,21 @@ class NumpyRows:
     ) -> np.ndarray:
         """Concatenate ``reduce(log_norm, log_resp)`` over the chunks, in row order."""
         K = params.means.shape[0]
-        plan = _kernels.make_plan(params, cov, self.X.dtype)
+        kernel = KERNELS[cov.form.name]
+        quad = quadratic(params, cov.form)
+        plan = kernel.plan(quad, self.X.dtype)
+
+        def plan64() -> Any:
+            return kernel.plan(quad, np.float64)
 
         def one(X: np.ndarray) -> np.ndarray:
-            return reduce(*_kernels.chunk_log_resp(X, plan))
+            return reduce(*estep.chunk_log_resp(kernel, plan, X, plan64=plan64))
 
         # Each chunk's result goes straight into the output, so the results are
         # never held twice.
         out: np.ndarray | None = None
         start = 0
-        for part in map_chunks(one, ((X,) for _, X, _ in self.chunks(K, cov.name))):
+        for part in map_chunks(one, ((X,) for _, X, _ in self.chunks(K, kernel))):
             if out is None:
                 out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
             out[start : start + part.shape[0]] = part

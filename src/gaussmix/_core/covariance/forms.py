@@ -18,9 +18,9 @@ Shapes and conventions follow scikit-learn ('spherical', 'diag', 'full' and
 accumulates per block (see :mod:`gaussmix._core.stats`): the centred scatter
 Σ_i w_i r_ik (x_i - m_k)(x_i - m_k)ᵀ reduced to what the form needs.
 
-A form's methods take and return NumPy arrays, except :meth:`DensityForm.correction`
-and :meth:`DensityForm.reduce_components`, which use only array operators and so
-serve NumPy arrays and torch tensors alike.
+A form's methods take and return NumPy arrays, except :meth:`DensityForm.correction`,
+:meth:`DensityForm.reduce_scatter` and :meth:`DensityForm.reduce_components`, which
+use only array operators and so serve NumPy arrays and torch tensors alike.
 """
 
 from __future__ import annotations
@@ -95,12 +95,13 @@ class DensityForm:
         """
         raise NotImplementedError
 
-    def reduce_scatter(self, second: np.ndarray) -> np.ndarray:
-        """This form's scatter from per-component second moments.
+    def reduce_scatter(self, second: Any) -> Any:
+        """This form's scatter from per-component second moments (array operators
+        only: NumPy arrays and torch tensors alike).
 
         Parameters
         ----------
-        second : ndarray of shape (K, d) for diagonal forms, else (K, d, d)
+        second : array of shape (K, d) for diagonal forms, else (K, d, d)
             Per-component (diagonals of) scatter matrices.
         """
         return second
@@ -288,7 +289,7 @@ class Spherical(DensityForm):
     def correction(self, coef: Any, delta: Any) -> Any:
         return coef * (delta * delta).sum(axis=1)
 
-    def reduce_scatter(self, second: np.ndarray) -> np.ndarray:
+    def reduce_scatter(self, second: Any) -> Any:
         return second.sum(axis=1)
 
     def variances(self, covariances: np.ndarray, n_features: int) -> np.ndarray:
@@ -452,7 +453,7 @@ class Shared(_Matrix):
     def correction(self, coef: Any, delta: Any) -> Any:
         return (delta * coef[:, None]).T @ delta
 
-    def reduce_scatter(self, second: np.ndarray) -> np.ndarray:
+    def reduce_scatter(self, second: Any) -> Any:
         return second.sum(axis=0)
 
     def reduce_components(self, scatter: Any) -> Any:
