@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from
 from gaussmix import GaussianMixture
 from gaussmix._core.covariance import Params, get_covariance
 from gaussmix._core.em import m_step
+from gaussmix.backends import _torch_kernels as torch_kernels
 from gaussmix.backends import torch as torch_backend
 from gaussmix.backends.torch import TorchRows
 
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = torch.device(args.device)
     if device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
+    torch_backend.CPU_KERNELS = "torch"  # time torch's kernels, also in a CPU smoke run
     n, d, k = args.n, args.d, args.k
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     result: dict[str, Any] = {
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         first: Any = None
         for kernel in args.kernels.split(","):
             for mib in (int(v) for v in args.chunk_mib.split(",")):
-                torch_backend.FULL_KERNEL = kernel
+                torch_kernels.FULL_KERNEL = kernel
                 setattr(torch_backend, attr, mib * 2**20 if mib else default_budget)
                 key = f"{kernel}/{mib}MiB"
                 try:
@@ -319,7 +321,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )
         best = min(sweep, key=lambda key: sweep[key])
         kernel, mib = best.split("/")
-        torch_backend.FULL_KERNEL = kernel
+        torch_kernels.FULL_KERNEL = kernel
         setattr(torch_backend, attr, int(mib[:-3]) * 2**20 or default_budget)
         t_estep = sweep[best]
         if args.profile is not None:

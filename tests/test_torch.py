@@ -30,6 +30,15 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def cpu_kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """CPU tensors through the NumPy kernels (the default) and through torch's."""
+    from gaussmix.backends import torch as torch_backend
+
+    monkeypatch.setattr(torch_backend, "CPU_KERNELS", request.param)
+    return str(request.param)
+
+
 def _fit(X: Any, **kw: Any) -> GaussianMixture:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -67,7 +76,9 @@ def _separated(n: int, d: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarra
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("init", INITS)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_float64_every_init_matches_numpy(covariance_type: str, init: str, device: str) -> None:
+def test_float64_every_init_matches_numpy(
+    covariance_type: str, init: str, device: str, cpu_kernels: str
+) -> None:
     X = blobs(n=300, d=3, k=3, seed=1)
     kw = dict(
         n_components=3,
@@ -97,7 +108,9 @@ def test_float32_starts_match_numpy(covariance_type: str, init: str, device: str
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_float32_fit_from_same_start_matches_numpy(covariance_type: str, device: str) -> None:
+def test_float32_fit_from_same_start_matches_numpy(
+    covariance_type: str, device: str, cpu_kernels: str
+) -> None:
     X, centres = _separated(n=600, d=4, k=3, seed=4)
     means_init = centres + np.random.RandomState(0).normal(scale=0.7, size=centres.shape)
     kw = dict(n_components=3, covariance_type=covariance_type, means_init=means_init, tol=1e-4)
@@ -109,7 +122,7 @@ def test_float32_fit_from_same_start_matches_numpy(covariance_type: str, device:
     assert got.predict_proba(torch.from_numpy(X32).to(device)).dtype == torch.float32
 
 
-def test_n_init_and_weights_match_numpy() -> None:
+def test_n_init_and_weights_match_numpy(cpu_kernels: str) -> None:
     X = blobs(n=300, d=2, k=4, seed=5)
     w = np.random.RandomState(0).uniform(0.2, 3.0, size=X.shape[0])
     kw = dict(n_components=4, n_init=3, random_state=7, tol=1e-6, init_params="k-means++")
@@ -143,9 +156,11 @@ def test_integer_weights_are_repeated_rows() -> None:
 @pytest.mark.parametrize("kernel", ["batched", "blocks", "tf32x3", "fused"])
 def test_full_kernels_match_numpy(kernel: str, device: str, monkeypatch: Any) -> None:
     """Every way of computing 'full' whitened coordinates, on every chunking."""
+    from gaussmix.backends import _torch_kernels
     from gaussmix.backends import torch as torch_backend
 
-    monkeypatch.setattr(torch_backend, "FULL_KERNEL", kernel)
+    monkeypatch.setattr(torch_backend, "CPU_KERNELS", "torch")
+    monkeypatch.setattr(_torch_kernels, "FULL_KERNEL", kernel)
     X = blobs(n=4100, d=5, k=4, seed=14)
     kw = dict(n_components=4, random_state=0, tol=1e-8)
     ref = _fit(X, **kw)
@@ -161,7 +176,7 @@ def test_full_kernels_match_numpy(kernel: str, device: str, monkeypatch: Any) ->
 
 def test_tf32_split_is_exact() -> None:
     """hi is TF32 (10-bit mantissa), hi + lo is x exactly, and the split product is close."""
-    from gaussmix.backends.torch import _split_tf32, _tf32x3_bmm
+    from gaussmix.backends._torch_kernels import _split_tf32, _tf32x3_bmm
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(300, 70, generator=gen) * torch.logspace(-20, 20, 70)
@@ -193,7 +208,7 @@ def test_triton_weighted_gram(shape: tuple[int, int, int, int]) -> None:
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_chunks_merge_exactly(covariance_type: str) -> None:
+def test_chunks_merge_exactly(covariance_type: str, cpu_kernels: str) -> None:
     """Statistics do not depend on the chunking; they equal the NumPy backend's."""
     X = blobs(n=257, d=3, k=3, seed=7)
     w = np.random.RandomState(2).uniform(0.0, 2.0, size=X.shape[0])
@@ -218,7 +233,38 @@ def test_chunks_merge_exactly(covariance_type: str) -> None:
                 )
 
 
-def test_worst_explained_matches_numpy() -> None:
+def test_device_parameters_are_copied_once_for_inference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Predictions on many tensors with one model fold and copy its parameters once
+    (plans are kept by the parameter arrays' identity, not by the estimator)."""
+    import gc
+
+    from gaussmix.backends import _torch_kernels
+    from gaussmix.backends import torch as torch_backend
+
+    monkeypatch.setattr(torch_backend, "CPU_KERNELS", "torch")
+    kernel = _torch_kernels.KERNELS[get_covariance("full").form.name]
+    made = []
+    original = type(kernel).plan
+
+    def counting(self: Any, *args: Any) -> Any:
+        made.append(args[1])
+        return original(self, *args)
+
+    monkeypatch.setattr(type(kernel), "plan", counting)
+    X = blobs(n=200, d=3, k=2, seed=15)
+    gm = _fit(torch.from_numpy(X), n_components=2, random_state=0)
+    made.clear()
+    for seed in range(3):
+        gm.predict(torch.from_numpy(blobs(n=50, d=3, k=2, seed=seed)))
+    assert made == [torch.float64]  # one plan for three calls
+    gm.means_ = gm.means_.copy()  # new parameters: a new plan, never a stale one
+    gm.predict(torch.from_numpy(X))
+    assert len(made) == 2
+    gc.collect()
+    assert len(_torch_kernels._PLANS) <= _torch_kernels._MAX_PLANS
+
+
+def test_worst_explained_matches_numpy(cpu_kernels: str) -> None:
     X = blobs(n=200, d=2, k=2, seed=8)
     w = np.ones(X.shape[0])
     w[:5] = 0.0
@@ -231,7 +277,7 @@ def test_worst_explained_matches_numpy() -> None:
 
 # -- tensors in, tensors out -----------------------------------------------------------
 @pytest.mark.parametrize("device", DEVICES)
-def test_tensor_in_tensor_out(device: str) -> None:
+def test_tensor_in_tensor_out(device: str, cpu_kernels: str) -> None:
     X = blobs(n=200, d=3, k=2, seed=9)
     Xt = torch.from_numpy(X).to(device)
     ref = GaussianMixture(2, random_state=0).fit(X)

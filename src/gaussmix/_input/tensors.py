@@ -31,12 +31,6 @@ from .weights import check_sample_weight
 
 __all__ = ["check_device", "torch_input"]
 
-_INFERENCE_PLANS: dict[Any, Any] = {}
-"""Device copies of the parameters last used for inference, per covariance form,
-device and dtype: repeated predictions with one model copy its parameters to the
-device once. The entries hold the parameters they were made from (see
-:meth:`TorchRows._plan`), so a stale one is never used."""
-
 
 def check_device(spec: Any) -> torch.device:
     """The torch device ``device=spec`` names.
@@ -144,12 +138,9 @@ def torch_input(X: Any, sample_weight: Any, request: Request) -> Adapted:
     n = int(X.shape[0])
     checked = check_sample_weight(sample_weight, n)
     weights = None if checked.values is None else torch.from_numpy(checked.values).to(X.device)
-    rows = TorchRows(
-        X,
-        weights,
-        numpy_out=output == "numpy",
-        cache=None if request.fitting else _INFERENCE_PLANS,
-    )
+    # (TorchRows keeps device copies of parameters itself, by the arrays' identity:
+    # repeated predictions with one model copy its parameters to the device once.)
+    rows = TorchRows(X, weights, numpy_out=output == "numpy")
     info = InputInfo(
         kind="torch",
         n_rows=n,

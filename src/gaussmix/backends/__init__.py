@@ -33,6 +33,18 @@ rows and statistics travel:
 
 ``numpy`` (in-memory arrays, the default) is always available; the others are
 imported lazily, only when their kind of input is used.
+
+A backend is its memory placement plus a table of kernels by density form
+(``_kernels.KERNELS``, ``_torch_kernels.KERNELS``, keyed by ``form.name``); the
+E-step algorithm around the kernels is :mod:`gaussmix._core.estep`, written once
+for both over an array namespace (:mod:`gaussmix._core.xp`):
+
+- ``numpy.py``: in-memory rows in cache-sized chunks on a thread pool
+- ``_kernels.py``: the NumPy kernels (expanded quadratic form, centre groups)
+- ``_jit.py``: their compiled (numba) loops
+- ``torch.py``: tensor rows on a device (CPU tensors run the NumPy kernels)
+- ``_torch_kernels.py``: the torch kernels and array operations
+- ``_torch_triton.py``: the fused scatter on CUDA
 """
 
 from __future__ import annotations

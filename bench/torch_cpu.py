@@ -1,0 +1,82 @@
+"""CPU tensors: the torch backend against the NumPy backend, side by side.
+
+Issue 12 §5: a torch CPU tensor should fit no slower than the same data as a NumPy
+array. Each case fits the same rows from the same start (``means_init``,
+``tol=0``, a fixed number of iterations) as a NumPy array, as a CPU tensor
+through the NumPy kernels (``CPU_KERNELS = 'numpy'``, the default: the tensor's
+memory is shared, not copied) and as a CPU tensor through torch's own kernels
+(``CPU_KERNELS = 'torch'``), alternating, and reports the medians and the ratios.
+
+Usage: ``python bench/torch_cpu.py [--n N] [--iters I] [--repeats R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from gaussmix import GaussianMixture
+from gaussmix.backends import torch as torch_backend
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import machine, make_data
+
+CASES = (("full", 16, 64), ("tied", 16, 64), ("diag", 16, 64), ("spherical", 16, 64))
+
+
+def fit_seconds(X: object, cov: str, k: int, means: np.ndarray, iters: int) -> float:
+    gm = GaussianMixture(k, covariance_type=cov, means_init=means, tol=0.0, max_iter=iters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        gm.fit(X)
+        return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}")
+    print(f"n={args.n:,}, {args.iters} EM iterations per fit, median of {args.repeats}\n")
+    print(
+        "| case | NumPy array s | tensor, NumPy kernels s | tensor, torch kernels s | "
+        "NumPy / tensor (NumPy kernels) | torch kernels / NumPy kernels |"
+    )
+    print("|---|---|---|---|---|---|")
+    for cov, d, k in CASES:
+        X = make_data(args.n, d, k)
+        means = X[np.random.default_rng(1).choice(args.n, k, replace=False)]
+        T = torch.from_numpy(X)
+        runs: dict[str, list[float]] = {"numpy": [], "shared": [], "torch": []}
+        fit_seconds(X, cov, k, means, 2)  # warm up (compilation)
+        for rep in range(args.repeats):
+            order = ["numpy", "shared", "torch"]
+            for which in order if rep % 2 == 0 else order[::-1]:
+                torch_backend.CPU_KERNELS = "torch" if which == "torch" else "numpy"
+                data = X if which == "numpy" else T
+                runs[which].append(fit_seconds(data, cov, k, means, args.iters))
+        torch_backend.CPU_KERNELS = "numpy"
+        a, b, c = (statistics.median(runs[w]) for w in ("numpy", "shared", "torch"))
+        print(
+            f"| {cov}, d={d}, K={k} | {a:.2f} | {b:.2f} | {c:.2f} | {a / b:.2f} | {c / b:.2f} |",
+            flush=True,
+        )
+    print(f"\nLoad average at end: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
