@@ -1,4 +1,4 @@
-"""Data and parameter builders shared by the issue-2 test modules."""
+"""Data and parameter builders, and the tolerance rule, shared by the test modules."""
 
 from __future__ import annotations
 
@@ -9,6 +9,52 @@ import numpy as np
 from gaussmix._core.covariance import Params, get_covariance
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def assert_close(
+    actual: Any,
+    desired: Any,
+    *,
+    rtol: float = 1e-7,
+    scale: float | None = None,
+    err_msg: str = "",
+) -> None:
+    """Assert ``actual`` equals ``desired`` to ``rtol`` of the quantity's magnitude.
+
+    Floating-point rounding is relative to the size of the numbers a result was computed
+    from, not to the result itself: a log-responsibility of -5e-4 is a difference of
+    log-densities of size ~10, and a mean of centred data is a sum of terms of the data's
+    scale. A bare relative tolerance (``assert_allclose``'s default ``atol=0``) on such a
+    value fails on another CPU or BLAS kernel (AVX2 against AVX-512, OpenBLAS against MKL)
+    that sums in another order. So every entry is also allowed an absolute error of
+    ``rtol * scale``.
+
+    Parameters
+    ----------
+    actual, desired : array_like
+        The computed and the expected values (any shape numpy broadcasts).
+    rtol : float, default=1e-7
+        Relative tolerance: elementwise, and of ``scale``.
+    scale : float, optional
+        The magnitude the rounding is relative to. Defaults to the largest finite
+        ``|desired|``, the size of the quantity as a whole, so near-zero entries of an
+        array are compared at the array's scale. Pass it where that magnitude is not in
+        ``desired``: a scalar near zero computed from data of scale ``s`` (a mean of
+        centred data, a difference of log-likelihoods) takes ``scale=s``.
+    err_msg : str, default=""
+        Shown on failure.
+
+    Notes
+    -----
+    Non-finite entries must match exactly (as in ``numpy.testing.assert_allclose``). A
+    comparison that is exact by construction (a product by zero, a bit-identity claim)
+    belongs in ``numpy.testing.assert_array_equal`` instead.
+    """
+    if scale is None:
+        magnitudes = np.abs(np.asarray(desired, dtype=np.float64))
+        finite = magnitudes[np.isfinite(magnitudes)]
+        scale = float(finite.max()) if finite.size else 0.0
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale, err_msg=err_msg)
 
 
 def blobs(

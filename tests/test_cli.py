@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("typer")
 pytest.importorskip("rich")
 
+from _support import assert_close
 from gaussmix import GaussianMixture, cli, load
 from gaussmix.cli import _app, _choices, _data, _progress
 from gaussmix.cli._errors import CliError
@@ -162,7 +163,7 @@ def test_fit_large_files_go_through_scan(files, faithful, tmp_path, capsys, monk
         path = tmp_path / f"{name}.gmm"
         code, out, _ = run(["fit", files[name], "-k", "2", "--seed", "0", "-o", path], capsys)
         assert code == 0 and "272 rows" in out
-        np.testing.assert_allclose(load(path).means_, expected.means_, rtol=1e-10)
+        assert_close(load(path).means_, expected.means_, rtol=1e-10)
     code, out, _ = run(
         ["select", files["npy"], "--k-range", "1..2", "-c", "full", "--json"], capsys
     )

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from _support import COVARIANCE_TYPES, dense_covariance, random_covariances, random_params
+from _support import (
+    COVARIANCE_TYPES,
+    assert_close,
+    dense_covariance,
+    random_covariances,
+    random_params,
+)
 from gaussmix import GaussianMixture
 from gaussmix._core.covariance import IllConditionedError, Params, get_covariance, params_problem
 from gaussmix._core.estep import stats_from_resp
@@ -44,7 +50,7 @@ def test_log_prob_float32_stays_float32(covariance_type: str) -> None:
         params.precisions_cholesky.astype(np.float32),
     )
     assert got.dtype == np.float32
-    assert_allclose(got, cov.form.log_prob(X, params.means, params.precisions_cholesky), rtol=1e-5)
+    assert_close(got, cov.form.log_prob(X, params.means, params.precisions_cholesky), rtol=1e-5)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -65,8 +71,9 @@ def test_score_samples_single_component_matches_scipy(covariance_type: str) -> N
         max_iter=0,  # keep exactly the given parameters
     ).fit(X)
     expected = multivariate_normal(mean[0], dense_covariance(covariance_type, covariances, 0, d))
-    assert_allclose(gm.score_samples(X), expected.logpdf(X), rtol=1e-12)
-    assert_allclose(gm.score(X), expected.logpdf(X).mean(), rtol=1e-12)
+    assert_close(gm.score_samples(X), expected.logpdf(X), rtol=1e-12)
+    log_density = expected.logpdf(X)
+    assert_close(gm.score(X), log_density.mean(), rtol=1e-12, scale=np.abs(log_density).max())
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -96,7 +103,7 @@ def test_precision_round_trips(covariance_type: str) -> None:
         dense_cov = dense_covariance(covariance_type, covariances, k, d)
         dense_prec = dense_covariance(covariance_type, precisions, k, d)
         assert_allclose(dense_prec @ dense_cov, np.eye(d), atol=1e-12)
-    assert_allclose(cov.form.covariances_from_precisions(precisions), covariances, rtol=1e-12)
+    assert_close(cov.form.covariances_from_precisions(precisions), covariances, rtol=1e-12)
     assert cov.form.is_valid_precision(precisions)
 
     # The factor built from precisions (as for precisions_init) gives the same precisions
@@ -105,7 +112,7 @@ def test_precision_round_trips(covariance_type: str) -> None:
     assert_allclose(cov.form.precisions(from_prec), precisions, rtol=1e-12, atol=1e-14)
     means = rng.normal(size=(K, d))
     X = rng.normal(size=(20, d))
-    assert_allclose(cov.form.log_prob(X, means, from_prec), cov.form.log_prob(X, means, prec_chol))
+    assert_close(cov.form.log_prob(X, means, from_prec), cov.form.log_prob(X, means, prec_chol))
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
@@ -113,7 +120,7 @@ def test_full_factors_are_upper_triangular(covariance_type: str) -> None:
     cov = get_covariance(covariance_type)
     covariances = random_covariances(covariance_type, 2, 3, np.random.RandomState(4))
     prec_chol = cov.form.cholesky_precisions(covariances)
-    assert_allclose(np.tril(prec_chol, -1), 0.0)
+    assert_array_equal(np.tril(prec_chol, -1), 0.0)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -151,8 +158,8 @@ def test_variances_are_the_dense_diagonals(covariance_type: str) -> None:
     assert dense.shape == (K, d, d)
     for k in range(K):
         expected = dense_covariance(covariance_type, covariances, k, d)
-        assert_allclose(dense[k], expected)
-        assert_allclose(variances[k if cov.form.per_component else 0], np.diag(expected))
+        assert_close(dense[k], expected)
+        assert_close(variances[k if cov.form.per_component else 0], np.diag(expected))
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -278,6 +285,6 @@ def test_pooled_statistics_are_the_whole_data_as_one_component(covariance_type: 
     cov = get_covariance(covariance_type)
     together = pooled(stats_from_resp(X, resp, cov), cov.form)
     single = stats_from_resp(X, np.ones((50, 1)), cov)
-    assert_allclose(together.mass, single.mass)
-    assert_allclose(together.means, single.means, rtol=1e-13)
-    assert_allclose(together.scatter, single.scatter, rtol=1e-11)
+    assert_close(together.mass, single.mass)
+    assert_close(together.means, single.means, rtol=1e-13)
+    assert_close(together.scatter, single.scatter, rtol=1e-11)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gaussmix
-from _support import blobs
+from _support import assert_close, blobs
 from gaussmix import GaussianMixture
 from gaussmix._core import hc
 from gaussmix._core.hc import hc_tree, partition, svd_transform
@@ -169,7 +169,7 @@ def test_initial_parameters_are_the_m_step_of_the_partition():
     labels = partition(hc_tree(X), 3)
     for k in range(3):
         rows = X[labels == k]
-        np.testing.assert_allclose(gm.weights_[k], rows.shape[0] / X.shape[0])
+        assert_close(gm.weights_[k], rows.shape[0] / X.shape[0])
         np.testing.assert_allclose(gm.means_[k], rows.mean(0), atol=1e-12)
         np.testing.assert_allclose(gm.covariances_[k], np.cov(rows.T, bias=True), atol=1e-12)
 
@@ -280,7 +280,7 @@ def test_every_row_source_gives_the_same_start(monkeypatch, tmp_path, kind, n):
         ref = GaussianMixture(3, **kw).fit(X, sample_weight=weights)
         with dask.config.set(scheduler="synchronous"):
             gm = GaussianMixture(3, **kw).fit(_source(kind, X, tmp_path), sample_weight=weights)
-        np.testing.assert_allclose(gm.weights_, ref.weights_, rtol=1e-12)
+        assert_close(gm.weights_, ref.weights_, rtol=1e-12)
         np.testing.assert_allclose(gm.means_, ref.means_, rtol=0, atol=1e-12 * np.abs(X).max())
         np.testing.assert_allclose(gm.covariances_, ref.covariances_, rtol=1e-10, atol=1e-12)
 

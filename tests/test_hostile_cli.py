@@ -25,6 +25,7 @@ pytest.importorskip("typer")
 pytest.importorskip("rich")
 
 from _hostile import run_cli
+from _support import assert_close
 from gaussmix import GaussianMixture, load
 from gaussmix.datasets import load_old_faithful
 
@@ -264,7 +265,7 @@ def test_missing_marginalize_fits_and_selects_rows_with_nan(with_nan, faithful):
     X = np.load(with_nan)
     expected = GaussianMixture(2, random_state=0, missing="marginalize").fit(X)
     assert model.missing == "marginalize"
-    np.testing.assert_allclose(model.means_, expected.means_, rtol=1e-12)
+    assert_close(model.means_, expected.means_, rtol=1e-12)
     code, out, _ = run_cli(["predict", target, with_nan, "--json"])
     assert code == 0 and '"labels"' in out
     argv = ["select", with_nan, "--k-range", "1..2", "-c", "diag", "--missing", "marginalize"]

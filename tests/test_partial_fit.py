@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _support import assert_close
 from gaussmix import GaussianMixture, scan
 from gaussmix._core.covariance import get_covariance
 from gaussmix._core.online import scaled, step_size, stepwise_update
@@ -61,7 +62,7 @@ def test_first_call_initialises_from_its_batch_like_fit():
     # One stepwise-EM step from the same start is one EM iteration.
     fit = GaussianMixture(3, random_state=0, max_iter=1).fit(X)
     for name in ("weights_", "means_", "covariances_"):
-        np.testing.assert_allclose(getattr(one, name), getattr(fit, name), rtol=1e-12)
+        assert_close(getattr(one, name), getattr(fit, name), rtol=1e-12)
     assert one.n_features_in_ == 2
 
 
@@ -105,7 +106,7 @@ def test_works_with_scan_chunks_and_weights(tmp_path):
     for chunk in np.array_split(X, 40):
         weighted.partial_fit(chunk, sample_weight=np.full(len(chunk), 2.0))
     # Batches are averaged per unit of weight: uniform weights change nothing.
-    np.testing.assert_allclose(weighted.means_, from_chunks.means_, rtol=1e-10)
+    assert_close(weighted.means_, from_chunks.means_, rtol=1e-10)
     whole = GaussianMixture(3, random_state=0).partial_fit(scan(tmp_path / "x.npy"))
     assert whole.n_iter_ == 1
 
@@ -121,7 +122,7 @@ def test_works_with_dask_blocks():
             online.partial_fit(block)
     for block in np.array_split(X, 16):
         reference.partial_fit(block)
-    np.testing.assert_allclose(online.means_, reference.means_, rtol=1e-10)
+    assert_close(online.means_, reference.means_, rtol=1e-10)
 
 
 def test_continues_after_fit_and_fit_starts_afresh():

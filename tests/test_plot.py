@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.patches import Ellipse, Rectangle  # noqa: E402
 
+from _support import assert_close  # noqa: E402
 from gaussmix import GaussianMixture, select  # noqa: E402
 from gaussmix.datasets import load_old_faithful  # noqa: E402
 from gaussmix.plot import (  # noqa: E402
@@ -88,12 +89,12 @@ def test_two_features_points_ellipses_and_means(models, faithful, covariance_typ
     )
     for e in ellipses:
         k, sigma = int(e.get_gid().split("-")[1]), float(e.get_gid().split("-")[3])
-        np.testing.assert_allclose(e.center, model.means_[k])
+        assert_close(e.center, model.means_[k])
         np.testing.assert_allclose(_ellipse_covariance(e, sigma), _cov2(model, k), atol=1e-9)
         assert not e.get_fill()
     points, means = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert len(points.get_offsets()) == 272
-    np.testing.assert_allclose(points.get_offsets(), faithful)
+    assert_close(points.get_offsets(), faithful)
     # Points are coloured by their component: one colour per predicted label.
     labels = model.predict(faithful)
     colours = points.get_facecolors()[:, :3]
@@ -101,7 +102,7 @@ def test_two_features_points_ellipses_and_means(models, faithful, covariance_typ
         assert len(np.unique(colours[labels == k], axis=0)) == 1
     assert not np.allclose(colours[labels == 0][0], colours[labels == 1][0])
     assert means.get_gid() == "means"
-    np.testing.assert_allclose(means.get_offsets(), model.means_)
+    assert_close(means.get_offsets(), model.means_)
     low, high = ax.get_xlim()
     assert low < faithful[:, 0].min() and high > faithful[:, 0].max()
     low, high = ax.get_ylim()
@@ -158,10 +159,10 @@ def test_one_feature_histogram_and_densities(faithful):
     assert sorted(lines)[:2] == [f"component {k} ({w:.0%})" for k, w in enumerate(model.weights_)]
     components = [line for label, line in lines.items() if label.startswith("component")]
     total = lines["mixture"].get_ydata()
-    np.testing.assert_allclose(sum(c.get_ydata() for c in components), total)
+    assert_close(sum(c.get_ydata() for c in components), total)
     grid = lines["mixture"].get_xdata()
     expected = np.exp(model.score_samples(grid[:, None]))
-    np.testing.assert_allclose(total, expected, rtol=1e-10)
+    assert_close(total, expected, rtol=1e-10)
     for c, w in zip(components, model.weights_, strict=True):
         assert c.get_ydata().max() <= w / np.sqrt(2 * np.pi * model.covariances_.min()) + 1e-12
     assert ax.get_ylim()[0] == 0 and ax.get_ylabel() == "density" and ax.get_xlabel() == "x0"
@@ -182,7 +183,7 @@ def test_pair_grid_for_more_features():
                 assert len(ax.get_lines()) == 3 and not _ellipses(ax)
             else:
                 assert len(_ellipses(ax)) == 6
-                np.testing.assert_allclose(ax.collections[0].get_offsets(), X[:, [j, i]])
+                assert_close(ax.collections[0].get_offsets(), X[:, [j, i]])
     assert [axes[2, j].get_xlabel() for j in range(3)] == ["x0", "x1", "x2"]
     assert [axes[i, 0].get_ylabel() for i in range(1, 3)] == ["x1", "x2"]
     assert "K = 2" in fig.get_suptitle()
@@ -242,7 +243,7 @@ def test_wide_data_draws_the_most_separating_features_and_says_so(covariance_typ
     np.testing.assert_allclose(
         _ellipse_covariance(e, 1.0), dense[0][np.ix_([i, j], [i, j])], rtol=1e-9, atol=1e-12
     )
-    np.testing.assert_allclose(axes[1, 0].collections[0].get_offsets(), X[:, [i, j]])
+    assert_close(axes[1, 0].collections[0].get_offsets(), X[:, [i, j]])
 
 
 def _dense_all(model) -> np.ndarray:
@@ -282,10 +283,10 @@ def test_features_chooses_what_to_draw():
 def test_features_in_another_order(models, faithful):
     ax = plot_mixture(models["full"], faithful, features=[1, 0])
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x0")
-    np.testing.assert_allclose(ax.collections[0].get_offsets(), faithful[:, ::-1])
+    assert_close(ax.collections[0].get_offsets(), faithful[:, ::-1])
     e = next(e for e in _ellipses(ax) if e.get_gid() == "component-1-sigma-2")
     expected = models["full"].covariances_[1][::-1, ::-1]
-    np.testing.assert_allclose(_ellipse_covariance(e, 2.0), expected, rtol=1e-9)
+    assert_close(_ellipse_covariance(e, 2.0), expected, rtol=1e-9)
 
 
 def test_narrow_data_draws_every_feature_without_a_warning(models, faithful):
@@ -320,7 +321,7 @@ def test_selection_plot(result):
         np.testing.assert_array_equal(line.get_xdata(), [r["n_components"] for r in rows])
         np.testing.assert_array_equal(line.get_ydata(), [r["bic"] for r in rows])
     best = next(c for c in ax.collections if c.get_gid() == "best")
-    np.testing.assert_allclose(best.get_offsets(), [[2, result.best_score_]])
+    assert_close(best.get_offsets(), [[2, result.best_score_]])
     assert [t.get_text() for t in ax.texts] == ["best: K = 2, full"]
     assert ax.get_ylabel() == "BIC (lower is better)"
     assert ax.get_xlabel() == "number of components K"

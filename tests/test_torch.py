@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 torch = pytest.importorskip("torch")
 
-from _support import COVARIANCE_TYPES, blobs  # noqa: E402
+from _support import COVARIANCE_TYPES, assert_close, blobs  # noqa: E402
 from gaussmix import GaussianMixture  # noqa: E402
 from gaussmix._core.covariance import get_covariance  # noqa: E402
 from gaussmix._core.init import initial_stats  # noqa: E402
@@ -289,7 +289,7 @@ def test_tensor_in_tensor_out(device: str, cpu_kernels: str) -> None:
     for method in ("predict", "predict_proba", "score_samples"):
         out = getattr(gm, method)(Xt)
         assert isinstance(out, torch.Tensor) and out.device.type == device, method
-        np.testing.assert_allclose(out.cpu().numpy(), getattr(ref, method)(X), rtol=1e-10)
+        assert_close(out.cpu().numpy(), getattr(ref, method)(X), rtol=1e-10)
     for method in ("score", "bic", "aic"):
         value = getattr(gm, method)(Xt)
         assert type(value) is float, method
