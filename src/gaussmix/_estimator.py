@@ -31,7 +31,7 @@ from ._core.covariance import (
     get_covariance,
     params_problem,
 )
-from ._core.em import EMResult, Reseeder, m_step, run_em
+from ._core.em import EMResult, Fixed, Reseeder, m_step, run_em
 from ._core.init import INIT_METHODS, initial_stats
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
 from ._core.missing import MISSING_POLICIES
@@ -120,6 +120,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         when there is one, else the CPU. Fitted attributes stay NumPy arrays;
         ``predict``, ``predict_proba`` and ``score_samples`` return a tensor on its
         device for tensor input, a NumPy array otherwise.
+    fix : str or tuple of {'weights', 'means', 'covariances'}, default=()
+        Parameters EM holds fixed while it estimates the others: at
+        ``weights_init`` (normalised to sum to 1), ``means_init`` or the covariances
+        of ``precisions_init``, or, with ``warm_start`` on a fitted model, at the
+        fitted values; ``partial_fit`` holds them too. Each M-step maximises the
+        likelihood given them (covariances about fixed means), so EM stays
+        monotone. Collapsed components are then not re-seeded (that would move
+        them): a collapse raises the usual error suggesting a larger reg_covar.
 
     Attributes
     ----------
@@ -172,6 +180,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="left")],
         "device": "no_validation",  # checked against the devices here (see _device)
+        "fix": "no_validation",  # names, checked by _fixed_names
     }
     """scikit-learn's parameter constraints (its ``InvalidParameterError`` messages)."""
 
@@ -196,6 +205,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         learning_decay: float = 0.7,
         learning_offset: float = 2.0,
         device: Any = None,
+        fix: Any = (),
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -215,6 +225,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.device = device
+        self.fix = fix
 
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
@@ -223,6 +234,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._parameter_constraints, self.get_params(deep=False), type(self).__name__
         )
         self._device()
+        _fixed_names(self.fix)
         return get_covariance(self.covariance_type)
 
     def _device(self) -> Any:
@@ -321,11 +333,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "new model on X."
             )
         init = _check_init_arrays(self, cov, info.n_features)
-        fitted = self._run_em(rows, cov, init, warm)
-        self._apply_fit(fitted, cov, info)
+        fixed = _held(self, init, warm)
+        fitted = self._run_em(rows, cov, init, warm, fixed)
+        self._apply_fit(fitted, cov, info, fixed)
         return rows, cov
 
-    def _run_em(self, rows: Rows, cov: Covariance, init: _Init, warm: bool) -> EMResult:
+    def _run_em(
+        self, rows: Rows, cov: Covariance, init: _Init, warm: bool, fixed: Fixed | None
+    ) -> EMResult:
         """The best EM run (``n_init`` starts, or the fitted model's); no state changes."""
         rng = check_random_state(self.random_state)
         n_init = 1 if warm else self.n_init
@@ -341,8 +356,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         )
 
         for index in range(n_init):
-            # Collapsed components are re-seeded, then dropped (see gaussmix._core.em).
-            reseeder = Reseeder(self.n_components, seed_points)
+            # Collapsed components are re-seeded, then dropped (see gaussmix._core.em);
+            # never with fixed parameters, which a re-seed would move.
+            reseeder = None if fixed else Reseeder(self.n_components, seed_points)
             if self.verbose:
                 print(f"Initialization {index}")
             started = time.perf_counter()
@@ -350,6 +366,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 params, start_bound = self._params, self.lower_bound_
             else:
                 params = self._initial_params(rows, cov, rng, init, reseeder)
+                params = params if fixed is None else fixed.apply(params)
                 start_bound = -np.inf
             result = run_em(
                 expectation,
@@ -361,6 +378,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 start_lower_bound=start_bound,
                 on_iteration=self._verbose_callback(started),
                 reseeder=reseeder,
+                fixed=fixed,
             )
             if self.verbose:
                 state = "converged" if result.converged else "did not converge"
@@ -399,9 +417,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return best
 
-    def _apply_fit(self, fitted: EMResult, cov: Covariance, info: InputInfo) -> None:
+    def _apply_fit(
+        self, fitted: EMResult, cov: Covariance, info: InputInfo, fixed: Fixed | None = None
+    ) -> None:
         """Set every fitted attribute from a finished fit (nothing here can fail)."""
-        self._set_parameters(fitted.params, cov)
+        # Fixed weights are normalised already, and kept bit for bit.
+        normalize = fixed is None or fixed.weights is None
+        self._set_parameters(fitted.params, cov, normalize=normalize)
         self.converged_ = fitted.converged
         self.n_iter_ = fitted.n_iter
         self.lower_bounds_ = list(fitted.lower_bounds)
@@ -452,21 +474,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._check_continuable(cov, "partial_fit", "call fit")
         request = self._request(fitting=True, n_components=self.n_components if first else None)
         rows, info = as_rows(X, sample_weight, request=request)
-        if first:
-            init = _check_init_arrays(self, cov, info.n_features)
+        init = _check_init_arrays(self, cov, info.n_features) if first else None
+        if init is not None:
             params = self._initial_params(rows, cov, check_random_state(self.random_state), init)
         else:
             params = self._params
+        fixed = _held(self, init, warm=not first)
+        params = params if fixed is None else fixed.apply(params)
         running, t = getattr(self, "_online", None) or (None, -1)
         t += 1
         batch = rows.expectation(params, cov)
         step = step_size(t, self.learning_decay, self.learning_offset)
         running = stepwise_update(running, batch, step, cov.form)
-        new_params = m_step(running, cov, self.reg_covar)
+        new_params = m_step(running, cov, self.reg_covar, fixed)
         bound = batch.log_likelihood / batch.total_weight
         bounds = [*(self.lower_bounds_ if t else []), bound]
         # Nothing failed: the model changes now, all at once.
-        self._set_parameters(new_params, cov)
+        self._set_parameters(new_params, cov, normalize=fixed is None or fixed.weights is None)
         self._online = (running, t)
         self.converged_ = False
         self.n_iter_ = t + 1
@@ -819,6 +843,64 @@ class _Init(NamedTuple):
     precisions: np.ndarray | None
     covariances: np.ndarray | None
     precisions_cholesky: np.ndarray | None
+
+
+FIXABLE = ("weights", "means", "covariances")
+"""The parameters ``fix`` can hold."""
+
+
+def _fixed_names(fix: Any) -> frozenset[str]:
+    """The names in ``fix`` (a name or a sequence of names), or a clear error."""
+    names = [fix] if isinstance(fix, str) else fix
+    try:
+        names = list(names)
+    except TypeError:
+        names = [names]
+    bad = [n for n in names if not isinstance(n, str) or n not in FIXABLE]
+    if bad or len(set(names)) != len(names):
+        raise InvalidParameterError(
+            f"Invalid value for 'fix': {fix!r}. Give any of {', '.join(map(repr, FIXABLE))}, "
+            "each at most once (for example fix=('means',))."
+        )
+    return frozenset(names)
+
+
+def _held(model: GaussianMixture, init: _Init | None, warm: bool) -> Fixed | None:
+    """The parameters ``model.fix`` holds: the fitted ones (``warm``), else the init arrays.
+
+    Raises
+    ------
+    ValueError
+        If a held parameter has no init array to be held at.
+    """
+    names = _fixed_names(model.fix)
+    if not names:
+        return None
+    weights: np.ndarray | None
+    means: np.ndarray | None
+    covariances: np.ndarray | None
+    chol: np.ndarray | None
+    if warm or init is None:
+        weights, means, covariances, chol = model._params
+    else:
+        weights, means = init.weights, init.means
+        covariances, chol = init.covariances, init.precisions_cholesky
+        given = {"weights": weights, "means": means, "covariances": covariances}
+        missing = [n for n in FIXABLE if n in names and given[n] is None]
+        if missing:
+            arrays = {"weights": "weights_init", "means": "means_init"}
+            needed = [arrays.get(n, "precisions_init") for n in missing]
+            raise ValueError(
+                f"fix={model.fix!r} holds {', '.join(missing)} at their given values, but "
+                f"{', '.join(needed)} {'is' if len(needed) == 1 else 'are'} not set. Give "
+                "them, or fit first and continue with warm_start=True."
+            )
+    return Fixed(
+        weights if "weights" in names else None,
+        means if "means" in names else None,
+        covariances if "covariances" in names else None,
+        chol if "covariances" in names else None,
+    )
 
 
 def _init_error(message: str) -> InvalidParameterError:

@@ -134,6 +134,8 @@ def _json_param(name: str, value: Any) -> Any:
         return float(value)
     if name == "device":
         return str(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]  # names, as fix= holds
     # A RandomState instance (or any other object) cannot be stored without code.
     return None
 
@@ -575,6 +577,8 @@ def _param_problem(value: Any) -> str:
         return "" if abs(value) < _MAX_PARAM_INT else f"is out of range ({len(str(value))} digits)"
     if isinstance(value, float):
         return "" if math.isfinite(value) else f"is {value} (not finite)"
+    if isinstance(value, list) and len(value) <= 16 and all(isinstance(v, str) for v in value):
+        return ""  # a few names (fix=); the constructor's own check judges them
     return f"is a JSON {type(value).__name__}, not a number, string, boolean or null"
 
 

@@ -38,13 +38,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .covariance import Covariance, IllConditionedError, Params
-from .stats import Stats, pooled
+from .stats import Stats, pooled, recentred
 
 __all__ = [
     "MAX_RESEEDS",
     "MIN_MASS_FRACTION",
     "EMResult",
     "Expectation",
+    "Fixed",
     "Reseeder",
     "SeedPoints",
     "m_step",
@@ -99,7 +100,36 @@ class EMResult(NamedTuple):
         return self.lower_bounds[-1] if self.lower_bounds else -np.inf
 
 
-def m_step(stats: Stats, cov: Covariance, reg_covar: float) -> Params:
+class Fixed(NamedTuple):
+    """Parameters EM holds at given values (``fix=``); None where EM estimates them.
+
+    Each M-step then maximises the likelihood over the other parameters given
+    these, so EM stays monotone: weights do not enter the other updates, means held
+    fixed make the covariances the scatter about them (:func:`.stats.recentred`),
+    and covariances held fixed leave the means the weighted means.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (K,) or None
+    means : ndarray of shape (K, d) or None
+    covariances, precisions_cholesky : ndarrays of the form's shape, or both None
+    """
+
+    weights: np.ndarray | None = None
+    means: np.ndarray | None = None
+    covariances: np.ndarray | None = None
+    precisions_cholesky: np.ndarray | None = None
+
+    def apply(self, params: Params) -> Params:
+        """``params`` with the held parameters put back (exactly, not recomputed)."""
+        weights = params.weights if self.weights is None else self.weights
+        means = params.means if self.means is None else self.means
+        if self.covariances is None or self.precisions_cholesky is None:
+            return params._replace(weights=weights, means=means)
+        return Params(weights, means, self.covariances, self.precisions_cholesky)
+
+
+def m_step(stats: Stats, cov: Covariance, reg_covar: float, fixed: Fixed | None = None) -> Params:
     """Maximum-likelihood parameters from merged statistics (pure).
 
     Parameters
@@ -109,6 +139,8 @@ def m_step(stats: Stats, cov: Covariance, reg_covar: float) -> Params:
     cov : Covariance
     reg_covar : float
         Added to the diagonal of every covariance.
+    fixed : Fixed, optional
+        Parameters held at given values; the others are estimated given them.
 
     Raises
     ------
@@ -118,10 +150,15 @@ def m_step(stats: Stats, cov: Covariance, reg_covar: float) -> Params:
     # The small constant keeps an empty component's weight positive, as scikit-learn does.
     mass = stats.mass + _TINY_MASS
     weights = mass / mass.sum()
-    covariances = cov.covariances_from_stats(stats, reg_covar)
-    return Params(
-        weights, stats.means.copy(), covariances, cov.form.cholesky_precisions(covariances)
-    )
+    if fixed is None:
+        fixed = Fixed()
+    if fixed.covariances is not None and fixed.precisions_cholesky is not None:
+        covariances, prec_chol = fixed.covariances, fixed.precisions_cholesky
+    else:
+        about = stats if fixed.means is None else recentred(stats, fixed.means, cov.form)
+        covariances = cov.covariances_from_stats(about, reg_covar)
+        prec_chol = cov.form.cholesky_precisions(covariances)
+    return fixed.apply(Params(weights, stats.means.copy(), covariances, prec_chol))
 
 
 class _Unrecoverable(IllConditionedError):
@@ -276,6 +313,7 @@ def run_em(
     start_lower_bound: float = -np.inf,
     on_iteration: Callable[[int, float, float], None] | None = None,
     reseeder: Reseeder | None = None,
+    fixed: Fixed | None = None,
 ) -> EMResult:
     """Iterate E- and M-steps from ``params`` until the lower bound settles.
 
@@ -304,7 +342,12 @@ def run_em(
     reseeder : Reseeder, optional
         Re-seeds collapsed components instead of raising (see the module docstring).
         Without it, an M-step on a collapsed component raises IllConditionedError.
+    fixed : Fixed, optional
+        Parameters held at given values in every M-step (``params`` should hold
+        them already). Not combined with a ``reseeder``: re-seeding would move them.
     """
+    if fixed is not None and reseeder is not None:
+        raise ValueError("fixed parameters cannot be combined with re-seeding")
     lower_bounds: list[float] = []
     lower_bound = start_lower_bound
     previous = params
@@ -326,7 +369,7 @@ def run_em(
         lower_bound = new_bound
         lower_bounds.append(new_bound)
         if reseeder is None:
-            previous, params = params, m_step(stats, cov, reg_covar)
+            previous, params = params, m_step(stats, cov, reg_covar, fixed)
             changed = False
         else:
             before = reseeder.n_changes

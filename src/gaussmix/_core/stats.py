@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 if TYPE_CHECKING:
     from .covariance.forms import DensityForm
 
-__all__ = ["Stats", "merge", "merge_all", "pooled"]
+__all__ = ["Stats", "merge", "merge_all", "pooled", "recentred"]
 
 
 class Stats(NamedTuple):
@@ -128,3 +128,13 @@ def pooled(stats: Stats, form: DensityForm) -> Stats:
     between = form.correction(stats.mass, stats.means - mean)
     scatter = form.reduce_components(stats.scatter + between)
     return Stats(stats.total_weight, stats.log_likelihood, total[None], mean, scatter)
+
+
+def recentred(stats: Stats, centres: Any, form: DensityForm) -> Stats:
+    """The same statistics with each component's scatter taken about ``centres`` (K, d).
+
+    S_k + N_k (m_k − c_k)(m_k − c_k)ᵀ is the scatter about c_k: with it the M-step's
+    covariances are the maximum-likelihood ones for means held at ``centres``.
+    """
+    scatter = stats.scatter + form.correction(stats.mass, stats.means - centres)
+    return stats._replace(means=centres, scatter=scatter)
