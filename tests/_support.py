@@ -135,16 +135,10 @@ def explicit_init(X: np.ndarray, k: int, covariance_type: str, seed: int = 0) ->
 
 
 def fitted_mixture(params: Params, covariance_type: str) -> Any:
-    """A fitted ``gaussmix.GaussianMixture`` holding ``params`` (as a restored model does)."""
-    from gaussmix import GaussianMixture
+    """A fitted ``gaussmix.GaussianMixture`` holding ``params``, built as a restored model is."""
+    from gaussmix._estimator import FittedState, GaussianMixture
 
-    form = get_covariance(covariance_type).form
-    model = GaussianMixture(len(params.weights), covariance_type=covariance_type)
-    model.weights_ = params.weights
-    model.means_ = params.means
-    model.covariances_ = params.covariances
-    model.precisions_cholesky_ = params.precisions_cholesky
-    model.precisions_ = form.precisions(params.precisions_cholesky)
-    model.converged_, model.n_iter_, model.lower_bound_ = True, 0, 0.0
-    model.n_features_in_ = params.means.shape[1]
-    return model
+    K, d = params.means.shape
+    state = FittedState(params, covariance_type, d, None, True, 0, 0.0, [], None)
+    settings = {"n_components": K, "covariance_type": covariance_type}
+    return GaussianMixture._from_state(settings, state)

@@ -204,7 +204,7 @@ def test_zero_weight_components_are_no_part_of_the_mixture() -> None:
     params = random_params("full", 3, 2, rng)
     p = fitted_mixture(params, "full")
     dropped = fitted_mixture(
-        params._replace(weights=np.array([params.weights[0] + params.weights[2], 0.0, 0.0])),
+        params._replace(weights=np.array([1.0, 0.0, 0.0])),
         "full",
     )
     single = fitted_mixture(

@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._core.conditional import component_covariances, condition_rows
 from ._core.covariance import COVARIANCE_TYPES, FORMS, Covariance, Params, get_covariance
+from ._estimator import FittedState
 from ._input import Request, as_array
 from ._tensors import like, tensor_of, to_numpy
 from ._validation import check_number
@@ -113,29 +114,33 @@ def fitted_from(
 ) -> Any:
     """An estimator of ``template``'s class, fitted to these parameters (``model``'s form).
 
-    Its constructor parameters are the template's (those tied to its features, the
-    ``*_init`` arrays, are dropped); its fit diagnostics (``converged_``, ``n_iter_``,
-    ``lower_bound_``, ``lower_bounds_``) are the template's fit's.
+    Built by the estimator's one constructor of fitted models (``_from_state``), so
+    it is exactly as valid as a fitted one. Its constructor parameters are the
+    template's (those tied to its features, the ``*_init`` arrays, are dropped);
+    its fit diagnostics (``converged_``, ``n_iter_``, ``lower_bound_``,
+    ``lower_bounds_``) are the template's fit's.
     """
-    form = model.form
-    prec_chol = form.cholesky_precisions(covariances)
     settings = template.get_params(deep=False)
     settings.update(
-        covariance_type=model.name, weights_init=None, means_init=None, precisions_init=None
+        n_components=int(weights.shape[0]),
+        covariance_type=model.name,
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
     )
-    out = type(template)(**settings)
-    out.weights_ = weights
-    out.means_ = means
-    out.covariances_ = covariances
-    out.precisions_cholesky_ = prec_chol
-    out.precisions_ = form.precisions(prec_chol)
-    for attribute in ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_reseeds_"):
-        if hasattr(template, attribute):
-            setattr(out, attribute, getattr(template, attribute))
-    out.n_features_in_ = means.shape[1]
-    if names is not None:
-        out.feature_names_in_ = np.asarray(names, dtype=object)
-    return out
+    params = Params(weights, means, covariances, model.form.cholesky_precisions(covariances))
+    state = FittedState(
+        params=params,
+        covariance_type=model.name,
+        n_features=int(means.shape[1]),
+        feature_names=None if names is None else [str(n) for n in names],
+        converged=bool(template.converged_),
+        n_iter=int(template.n_iter_),
+        lower_bound=float(template.lower_bound_),
+        lower_bounds=list(template.lower_bounds_),
+        n_reseeds=getattr(template, "n_reseeds_", None),
+    )
+    return type(template)._from_state(settings, state)
 
 
 def _names(model: Any, indices: np.ndarray) -> np.ndarray | None:

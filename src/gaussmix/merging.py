@@ -153,5 +153,4 @@ class MergedComponents:
         result = derived_model(cov, covariances, keep.size, d)
         weights = model.weights_[keep] / model.weights_[keep].sum()
         names = getattr(model, "feature_names_in_", None)
-        out = fitted_from(model, weights, model.means_[keep], covariances, result, names)
-        return out.set_params(n_components=keep.size)
+        return fitted_from(model, weights, model.means_[keep], covariances, result, names)
