@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "memory_GiB": round(props.total_memory / 2**30, 1),
             "capability": f"{props.major}.{props.minor}",
         }
+    from machine import header
+
+    print(header(), flush=True)
     print(f"device: {result['device']}  ({result['versions']})", flush=True)
 
     def save() -> None:  # after every section, so a timeout keeps what was measured

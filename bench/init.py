@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -53,7 +52,8 @@ from gaussmix._core.covariance import get_covariance
 from gaussmix._core.em import m_step
 from gaussmix._core.init import arrays, initial_stats, kmeans
 from gaussmix.backends.numpy import NumpyRows
-from run import machine, make_data
+from machine import header, load_average
+from run import make_data
 
 COV = "full"
 VARIANTS: dict[str, dict[str, int]] = {
@@ -277,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-large-k", action="store_true")
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.quick else 5)
-    print(f"Machine: {machine()}")
-    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}\n")
+    print(header() + "\n", flush=True)
     real = real_data()
     synthetic = synthetic_grid(args.full, args.quick)
     variants = VARIANTS if args.variants else {}
@@ -295,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             large_k(10_000, 16, 128)
         else:
             large_k(100_000, 32, 1_024)
-    print(f"\nLoad average at end (1, 5, 15 min): {os.getloadavg()}")
+    print(f"\nLoad average at the end: {load_average()}")
     return 0
 
 

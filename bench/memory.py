@@ -63,4 +63,10 @@ def main(rows: int) -> None:
 
 
 if __name__ == "__main__":
+    if "--no-header" in sys.argv:  # bench/run.py prints it once for the whole run
+        sys.argv.remove("--no-header")
+    else:
+        from machine import header
+
+        print(header(), flush=True)
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000_000)

@@ -170,6 +170,9 @@ def write_section(body: str) -> None:
 
 
 if __name__ == "__main__":
+    from machine import header
+
+    print(header(), flush=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", "row.* have every value missing", UserWarning)

@@ -125,6 +125,9 @@ def main() -> int:
     if args.child:
         child(args.child, args.path, args.iters, args.subset)
         return 0
+    from machine import header
+
+    print(header(), flush=True)
 
     n_rows = int(args.gb * 1e9) // (4 * D)
     size = n_rows * 4 * D

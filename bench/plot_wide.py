@@ -70,7 +70,9 @@ def main() -> None:
     trees = {"this checkout": dict(os.environ)}
     if args.against:
         trees[args.against] = {**os.environ, "PYTHONPATH": os.path.abspath(args.against)}
-    print(f"load average {os.getloadavg()[0]:.2f} at the start")
+    from machine import header
+
+    print(header(), flush=True)
     for tree, env in trees.items():
         print(f"-- {tree}: {json.dumps(run(env, args.timeout))}")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")

@@ -17,8 +17,6 @@ Usage: ``python bench/run.py [--quick] [--strict] [--skip-memory] [--skip-init]`
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +37,7 @@ from gaussmix import GaussianMixture
 HERE = Path(__file__).resolve().parent
 # The original problem's reference solution, kept verbatim once, beside the tests that pin it.
 sys.path.insert(0, str(HERE.parent / "tests"))
+from machine import header, load_average  # noqa: E402
 from reference_gmm_em import gmm_em as reference_gmm_em  # noqa: E402
 
 
@@ -70,44 +69,6 @@ CASES = (
 
 
 # -- the machine ----------------------------------------------------------------
-def machine() -> str:
-    """One paragraph: CPU model and cores, NumPy and its BLAS."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        fields = dict(
-            (key.strip(), value.strip())
-            for key, _, value in (line.partition(":") for line in lscpu.splitlines())
-        )
-        model = fields.get("Model name", model)
-        cores = fields.get("CPU(s)", "?")
-    except (OSError, subprocess.CalledProcessError):
-        cores = "?"
-    from threadpoolctl import threadpool_info
-
-    blas = sorted(
-        {
-            f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
-            f"{i['num_threads']} threads)"
-            for i in threadpool_info()
-            if i["user_api"] == "blas"
-        }
-    )
-    try:
-        import numba
-
-        jit = f"numba {numba.__version__}"
-    except ImportError:
-        jit = "no numba (NumPy fallback)"
-    import sklearn
-
-    return (
-        f"{model}, {cores} CPUs; Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, gaussmix {gaussmix.__version__}, {jit}; "
-        f"BLAS: {'; '.join(blas)}"
-    )
-
-
 def matmul_peak(dtype: type, size: int = 2000, repeats: int = 5) -> float:
     """Best measured GFLOP/s of a square matrix product, all threads."""
     rng = np.random.default_rng(0)
@@ -308,7 +269,7 @@ def run_init(n: int, d: int, k: int) -> dict[str, float]:
 
 def run_memory(rows: int) -> str:
     """Peak memory of predict on rows x 8 float32, measured in a child process."""
-    cmd = [sys.executable, str(HERE / "memory.py"), str(rows)]
+    cmd = [sys.executable, str(HERE / "memory.py"), str(rows), "--no-header"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     return (done.stdout + done.stderr).strip()
 
@@ -331,8 +292,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scale = 10 if args.quick else 1
     n_iter, repeats = (4, 2) if args.quick else (8, 3)
-    print(f"Machine: {machine()}")
-    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}")
+    print(header(), flush=True)
     peaks = {name: matmul_peak(np.dtype(name).type) for name in ("float64", "float32")}
     print(
         f"Measured matmul peak: float64 {peaks['float64']:.0f} GFLOP/s, "
@@ -397,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = 20_000_000 // (scale * 10 if args.quick else 1)
         print(f"\nMemory of predict on {rows:,} x 8 float32 rows:\n{run_memory(rows)}")
 
-    print(f"\nLoad average at end (1, 5, 15 min): {os.getloadavg()}")
+    print(f"\nLoad average at the end: {load_average()}")
     if failed_bound:
         print("\nERROR: gaussmix and the baseline did not end at the same result.")
         return 1

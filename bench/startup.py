@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from machine import header
+
 HEAVY = ("sklearn", "matplotlib", "numba", "torch", "dask", "pandas", "pyarrow", "typer", "rich")
 
 _BEYOND = (
@@ -71,6 +73,7 @@ def main() -> None:
         trees[args.against] = {**os.environ, "PYTHONPATH": os.path.abspath(args.against)}
     for env in trees.values():
         _wall(PROCESSES["gaussmix --help"], env)  # a first run fills the OS's file cache
+    print(header(), flush=True)
     load_before = os.getloadavg()
     beyond: dict[str, list[float]] = {tree: [] for tree in trees}
     walls = {(tree, name): [] for tree in trees for name in PROCESSES}

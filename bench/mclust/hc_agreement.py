@@ -88,6 +88,10 @@ def _restarted_merge(folder: Path, X: np.ndarray, ours, theirs: np.ndarray, step
 
 
 def main() -> None:
+    sys.path.insert(0, str(HERE.parent))
+    from machine import header
+
+    print(header(), flush=True)
     if shutil.which("Rscript") is None:
         sys.exit("Rscript not found: this comparison needs R with the mclust package.")
     with tempfile.TemporaryDirectory() as tmp:
