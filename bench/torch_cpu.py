@@ -13,7 +13,6 @@ Usage: ``python bench/torch_cpu.py [--n N] [--iters I] [--repeats R]``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -28,7 +27,8 @@ from gaussmix import GaussianMixture
 from gaussmix.backends import torch as torch_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import machine, make_data
+from machine import header, load_average
+from run import make_data
 
 CASES = (("full", 16, 64), ("tied", 16, 64), ("diag", 16, 64), ("spherical", 16, 64))
 
@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}")
+    print(header())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     print(f"n={args.n:,}, {args.iters} EM iterations per fit, median of {args.repeats}\n")
     print(
         "| case | NumPy array s | tensor, NumPy kernels s | tensor, torch kernels s | "
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {cov}, d={d}, K={k} | {a:.2f} | {b:.2f} | {c:.2f} | {a / b:.2f} | {c / b:.2f} |",
             flush=True,
         )
-    print(f"\nLoad average at end: {os.getloadavg()}")
+    print(f"\nLoad average at the end: {load_average()}")
     return 0
 
 
