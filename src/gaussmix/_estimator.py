@@ -32,10 +32,16 @@ from ._core.covariance import (
     params_problem,
 )
 from ._core.em import EMResult, Fixed, Reseeder, m_step, run_em
-from ._core.init import INIT_METHODS, initial_stats
+from ._core.init import INIT_METHODS, initial_stats, noise_start
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
 from ._core.missing import MISSING_POLICIES
 from ._core.missing import impute as impute_missing
+from ._core.noise import (
+    N_NOISE_PARAMETERS,
+    Noise,
+    noise_mask,
+    noise_region,
+)
 from ._core.online import step_size, stepwise_update
 from ._core.stats import Stats
 from ._input import InputInfo, Request, as_array, as_rows, check_device, is_tensor
@@ -47,6 +53,8 @@ from ._validation import (
 from .backends import Rows
 
 __all__ = ["FittedState", "GaussianMixture"]
+
+_NOISE_ATTRIBUTES = ("noise_weight_", "noise_box_", "noise_axes_", "noise_hypervolume_")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -128,10 +136,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         likelihood given them (covariances about fixed means), so EM stays
         monotone. Collapsed components are then not re-seeded (that would move
         them): a collapse raises the usual error suggesting a larger reg_covar.
+        With ``noise``, held weights are the Gaussians' relative weights (they
+        share 1 - ``noise_weight_``, which EM estimates).
+    noise : bool or array-like, default=False
+        Add a noise component, as R mclust's ``Mclust(X, initialization =
+        list(noise = ...))``: a uniform density over the data's region (a box of
+        hypervolume V as mclust's ``hypvol`` estimates it), so scattered outliers
+        stop distorting the Gaussians (see :mod:`gaussmix._core.noise`). True:
+        the initial noise rows are those in sparse surroundings (a
+        nearest-neighbour rule, on the 'hc' sample of at most 2,000 rows). A
+        boolean mask of shape (n_samples,), or row indices: those rows of the X
+        given to ``fit`` start as noise. With ``init_params='hc'`` the initial
+        noise rows take no part in the tree (as in mclust); other starts place
+        every row. ``predict`` labels noise -1, ``predict_proba`` has the noise
+        probability as its last column, ``bic`` counts 2 more parameters (mclust's
+        count). With ``missing='marginalize'`` the box lies along the data's axes
+        and a row's noise density is over its observed coordinates.
+        ``partial_fit`` does not support it (the region must be known first);
+        ``marginal``, ``condition``, the divergences and ``merge_components``
+        refuse a model with a noise component.
 
     Attributes
     ----------
     weights_ : ndarray of shape (K,)
+        With a noise component they sum to 1 - ``noise_weight_``.
     means_ : ndarray of shape (K, d)
     covariances_ : ndarray
     precisions_ : ndarray
@@ -150,6 +178,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (d,)
         Only when X had string column names.
+    noise_weight_ : float
+        With ``noise``: the noise component's proportion π₀.
+    noise_box_ : ndarray of shape (2, d)
+        With ``noise``: the region's lower and upper corners, in the coordinates
+        ``X @ noise_axes_``.
+    noise_axes_ : ndarray of shape (d, d)
+        With ``noise``: the box's axes (orthonormal columns; the identity when the
+        box lies along the data's axes, else their principal axes).
+    noise_hypervolume_ : float
+        With ``noise``: V, the box's hypervolume; the noise density is 1 / V.
 
     Notes
     -----
@@ -181,6 +219,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "learning_offset": [Interval(Real, 0.0, None, closed="left")],
         "device": "no_validation",  # checked against the devices here (see _device)
         "fix": "no_validation",  # names, checked by _fixed_names
+        "noise": ["boolean", "array-like"],  # a mask or indices: checked against X in fit
     }
     """scikit-learn's parameter constraints (its ``InvalidParameterError`` messages)."""
 
@@ -206,6 +245,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         learning_offset: float = 2.0,
         device: Any = None,
         fix: Any = (),
+        noise: Any = False,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -226,6 +266,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_offset = learning_offset
         self.device = device
         self.fix = fix
+        self.noise = noise
 
     # -- validation -----------------------------------------------------------
     def _check_params(self) -> Covariance:
@@ -316,7 +357,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         rows, cov = self._fit(X, sample_weight)
-        return rows.map_log_resp(self._params, cov, lambda _, lr: lr.argmax(axis=1))
+        return rows.map_log_resp(self._params, cov, self._label_reduce)
 
     def _fit(self, X: Any, sample_weight: Any) -> tuple[Rows, Covariance]:
         # fit itself computes no labels: for a file or a Dask array that pass is not free.
@@ -355,6 +396,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             None if worst_explained is None else lambda params, m: worst_explained(params, cov, m)
         )
 
+        # The noise component's region: the same box for every initialization.
+        region = None
+        if not warm and self._has_noise:
+            region = noise_region(
+                rows,
+                along_data_axes=self.missing == "marginalize",
+                min_side=float(np.sqrt(2.0 * np.pi * self.reg_covar)),
+            )
         for index in range(n_init):
             # Collapsed components are re-seeded, then dropped (see gaussmix._core.em);
             # never with fixed parameters, which a re-seed would move.
@@ -365,7 +414,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if warm:
                 params, start_bound = self._params, self.lower_bound_
             else:
-                params = self._initial_params(rows, cov, rng, init, reseeder)
+                params = self._initial_params(rows, cov, rng, init, reseeder, region)
                 params = params if fixed is None else fixed.apply(params)
                 start_bound = -np.inf
             result = run_em(
@@ -469,6 +518,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             them, which need not increase); ``converged_`` stays False.
         """
         cov = self._check_params()
+        if self._has_noise:
+            raise ValueError(
+                "partial_fit does not support noise: the noise component's region must "
+                "be known before the first step. Use fit (on a scan of the whole data, "
+                "for data that does not fit in memory), or noise=False."
+            )
         first = not self._is_fitted()
         if not first:
             self._check_continuable(cov, "partial_fit", "call fit")
@@ -515,6 +570,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         return report
 
+    @property
+    def _has_noise(self) -> bool:
+        return not (isinstance(self.noise, (bool, np.bool_)) and not self.noise)
+
     def _initial_params(
         self,
         rows: Rows,
@@ -522,10 +581,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng: np.random.RandomState,
         init: _Init,
         reseeder: Reseeder | None = None,
+        region: Noise | None = None,
     ) -> Params:
         K = self.n_components
+        share, stats = 0.0, None
+        if region is not None:
+            noise_rows = noise_mask(self.noise, rows.n_rows)
+            share, stats = noise_start(rows, noise_rows, K, self.init_params, rng, cov)
         if init.weights is None or init.means is None or init.precisions is None:
-            stats = initial_stats(rows, K, self.init_params, rng, cov)
+            if stats is None:
+                stats = initial_stats(rows, K, self.init_params, rng, cov)
             weights = stats.mass / stats.total_weight
             means = stats.means
             covariances = cov.covariances_from_stats(stats, self.reg_covar)
@@ -540,6 +605,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 if reseeder is None:
                     raise
                 # A collapsed initial component: re-seed it as the EM loop would.
+                assert stats is not None  # (covariances come from statistics here)
                 repaired = reseeder.m_step(stats, cov, self.reg_covar)
                 covariances, prec_chol = repaired.covariances, repaired.precisions_cholesky
                 weights = repaired.weights if init.weights is None else weights
@@ -547,7 +613,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             assert init.covariances is not None and init.precisions_cholesky is not None
             covariances, prec_chol = init.covariances, init.precisions_cholesky
-        return Params(weights, means, covariances, prec_chol)
+        if region is None:
+            return Params(weights, means, covariances, prec_chol)
+        # The Gaussians share what the initial noise leaves.
+        weights = weights / weights.sum() * (1.0 - share)
+        return Params(weights, means, covariances, prec_chol, region._replace(weight=share))
 
     # -- restored models --------------------------------------------------------
     @classmethod
@@ -589,10 +659,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(f"it does not hold a valid mixture: its {problem}")
         if state.n_features != state.params.means.shape[1]:
             raise ValueError("its n_features disagrees with its means' shape")
+        if (state.params.noise is not None) != model._has_noise:
+            raise ValueError(
+                "its noise parameter and its noise component disagree (one without the other)"
+            )
         model.set_params(device=device)
         weights = state.params.weights
-        if abs(float(weights.sum()) - 1.0) > weights.shape[0] * np.finfo(np.float64).eps:
-            weights = weights / weights.sum()  # as a fit normalises them; else kept bitwise
+        noise = state.params.noise
+        gaussian = 1.0 if noise is None else 1.0 - noise.weight  # what the Gaussians share
+        if abs(float(weights.sum()) - gaussian) > weights.shape[0] * np.finfo(np.float64).eps:
+            weights = weights / weights.sum() * gaussian  # as a fit normalises; else bitwise
         model._set_parameters(state.params._replace(weights=weights), fitted, normalize=False)
         model.converged_ = state.converged
         model.n_iter_ = state.n_iter
@@ -612,16 +688,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Set the fitted parameters (``weights_`` ... ``precisions_``) from ``params``.
 
         ``params`` is (weights, means, covariances, precisions_cholesky), as in
-        scikit-learn; ``cov`` the covariance model they belong to (by default
-        ``covariance_type``'s).
+        scikit-learn, and optionally a noise component; ``cov`` the covariance model
+        they belong to (by default ``covariance_type``'s).
         """
         cov = get_covariance(self.covariance_type) if cov is None else cov
         params = Params(*params)
         # Starting weights from single seed rows ('k-means++', 'random_from_data') are
         # each row's share of the data, as in scikit-learn; the EM loop may return them
-        # (max_iter=0, or a first M-step undone). A fitted model's weights sum to 1.
+        # (max_iter=0, or a first M-step undone). A fitted model's weights sum to 1
+        # (with the noise weight, when there is a noise component).
         precisions = cov.form.precisions(params.precisions_cholesky)
-        self.weights_ = params.weights / params.weights.sum() if normalize else params.weights
+        noise = params.noise
+        share = 1.0 if noise is None else 1.0 - noise.weight
+        weights = params.weights / params.weights.sum() * share if normalize else params.weights
+        if noise is None:
+            for name in _NOISE_ATTRIBUTES:
+                self.__dict__.pop(name, None)
+        else:
+            self.noise_weight_ = float(noise.weight)
+            self.noise_box_ = np.vstack([noise.low, noise.high])
+            self.noise_axes_ = noise.axes
+            self.noise_hypervolume_ = float(np.exp(noise.log_volume))
+        self.weights_ = weights
         self.means_ = params.means
         self.covariances_ = params.covariances
         self.precisions_cholesky_ = params.precisions_cholesky
@@ -630,7 +718,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     @property
     def _params(self) -> Params:
-        return Params(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+        noise = None
+        if "noise_weight_" in self.__dict__:
+            low, high = self.noise_box_
+            noise = Noise(self.noise_weight_, low, high, self.noise_axes_)
+        arrays = (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+        return Params(*arrays, noise=noise)
+
+    @property
+    def _label_reduce(self) -> Any:
+        return _labels_with_noise if "noise_weight_" in self.__dict__ else _labels
 
     # -- inference ------------------------------------------------------------
     def score_samples(self, X: Any) -> np.ndarray:
@@ -654,24 +751,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_components)
+        ndarray of shape (n_samples, n_components), or (n_samples, n_components + 1)
+            With a noise component, the last column is the noise's probability.
         """
         rows = self._rows(X)
-        return rows.map_log_resp(
-            self._params, self._covariance(), lambda _, log_resp: _exp(log_resp)
-        )
+        reduce = _probabilities_with_noise if "noise_weight_" in self.__dict__ else _probabilities
+        return rows.map_log_resp(self._params, self._covariance(), reduce)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each row.
+        """Most probable component of each row (-1: the noise component).
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
         rows = self._rows(X)
-        return rows.map_log_resp(
-            self._params, self._covariance(), lambda _, log_resp: log_resp.argmax(axis=1)
-        )
+        return rows.map_log_resp(self._params, self._covariance(), self._label_reduce)
 
     def impute(self, X: Any, *, sample: bool = False, random_state: Any = None) -> np.ndarray:
         """Fill the NaN entries of X from the fitted mixture.
@@ -765,7 +860,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
-            The component each row was drawn from.
+            The component each row was drawn from (-1: the noise component, whose
+            rows are drawn uniformly from its box, after the Gaussians' rows).
         """
         check_is_fitted(self)
         if (
@@ -779,14 +875,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         cov = self._covariance()
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
+        noise = self._params.noise
+        if noise is None:
+            counts = rng.multinomial(n_samples, self.weights_)
+        else:
+            counts = rng.multinomial(n_samples, [*self.weights_, noise.weight])
+        K = self.weights_.shape[0]
         X = np.vstack(
             [
                 cov.form.sample_component(rng, mean, self.covariances_, k, int(count))
-                for k, (mean, count) in enumerate(zip(self.means_, counts, strict=True))
+                for k, (mean, count) in enumerate(zip(self.means_, counts[:K], strict=True))
             ]
         )
-        y = np.repeat(np.arange(self.weights_.shape[0]), counts)
+        y = np.repeat(np.arange(K), counts[:K])
+        if noise is not None:
+            X = np.vstack([X, noise.sample(rng, int(counts[-1]))])
+            y = np.concatenate([y, np.full(int(counts[-1]), -1)])
         return X, y
 
     def save(self, path: Any) -> Any:
@@ -805,8 +909,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return save(self, path)
 
     def _n_parameters(self) -> int:
+        """Free parameters, as mclust counts them (a noise component adds 2)."""
         K, d = self.means_.shape
-        return self._covariance().n_parameters(K, d)
+        noise = N_NOISE_PARAMETERS if "noise_weight_" in self.__dict__ else 0
+        return self._covariance().n_parameters(K, d) + noise
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
@@ -987,6 +1093,39 @@ def _range_problem(covariances: np.ndarray, chol: np.ndarray) -> str:
             "(precisions beyond float range)"
         )
     return ""
+
+
+def _probabilities(log_norm: Any, log_resp: Any) -> Any:
+    """The Gaussians' posterior probabilities (n, K) of a chunk (NumPy or tensor)."""
+    return _exp(log_resp)
+
+
+def _probabilities_with_noise(log_norm: Any, log_resp: Any) -> Any:
+    """(n, K + 1): the Gaussians' posteriors and, last, the noise's: what they leave."""
+    resp = _exp(log_resp)
+    if isinstance(resp, np.ndarray):
+        noise = np.clip(1.0 - resp.sum(axis=1, keepdims=True), 0.0, 1.0)
+        return np.concatenate([resp, noise.astype(resp.dtype)], axis=1)
+    import torch
+
+    noise = (1.0 - resp.sum(dim=1, keepdim=True)).clamp(0.0, 1.0)
+    return torch.cat([resp, noise], dim=1)
+
+
+def _labels(log_norm: Any, log_resp: Any) -> Any:
+    """Most probable component of each row of a chunk."""
+    return log_resp.argmax(axis=1)
+
+
+def _labels_with_noise(log_norm: Any, log_resp: Any) -> Any:
+    """Most probable component of each row of a chunk; -1 where the noise is likelier."""
+    labels = log_resp.argmax(axis=1)
+    resp = _exp(log_resp)
+    if isinstance(resp, np.ndarray):
+        noise = 1.0 - resp.sum(axis=1)
+        return np.where(noise > resp.max(axis=1), -1, labels)
+    noise = 1.0 - resp.sum(dim=1)
+    return labels.masked_fill(noise > resp.amax(dim=1), -1)
 
 
 def _exp(values: Any) -> Any:

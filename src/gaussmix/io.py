@@ -15,6 +15,12 @@ Tensors (all ``F64``, shapes as in scikit-learn; K components, d features):
 ``covariances``              full (K, d, d), tied (d, d), diag (K, d), spherical (K,)
 ``precisions_cholesky``      same shape as ``covariances``
 ``init.weights_init`` …      only when the constructor was given initial arrays
+``noise.weight``             (1,), with a noise component: its proportion
+``noise.box``                (2, d), with a noise component: its box's corners
+``noise.axes``               (d, d), with a noise component: the box's axes
+``init.noise``               (m,), the initial noise rows' indices, when ``noise``
+                             was given them (or a mask; the parameter is saved as
+                             ``true`` in the JSON and the indices here)
 ===========================  ==============================================
 
 The header's ``__metadata__`` holds two strings: ``gaussmix``, a JSON document
@@ -80,6 +86,7 @@ MAX_HEADER_BYTES = 16 * 2**20
 
 _ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
 _INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
+_NOISE_ARRAYS = ("noise.weight", "noise.box", "noise.axes")
 _META_KEYS = {
     "format",
     "format_version",
@@ -187,6 +194,15 @@ def _contents(model: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndar
         if params.get(name) is not None:
             tensors["init." + name] = _numpy(params[name])
     json_params = {k: _json_param(k, v) for k, v in params.items() if k not in _INIT_ARRAYS}
+    if "noise_weight_" in model.__dict__:
+        tensors["noise.weight"] = np.array([model.noise_weight_], dtype=np.float64)
+        tensors["noise.box"] = _numpy(model.noise_box_)
+        tensors["noise.axes"] = _numpy(model.noise_axes_)
+    noise = params.get("noise")
+    if noise is not None and not isinstance(noise, (bool, np.bool_)):  # the initial noise rows
+        rows = np.asarray(noise)
+        tensors["init.noise"] = _numpy(np.flatnonzero(rows) if rows.dtype == bool else rows)
+        json_params["noise"] = True
     names = getattr(model, "feature_names_in_", None)
     meta: dict[str, Any] = {
         "format": FORMAT_NAME,
@@ -395,7 +411,7 @@ def _check_layout(header: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], i
     if not isinstance(meta, dict) or set(meta) != {"gaussmix", "sha256"}:
         raise ModelFileError("its header has no gaussmix metadata (not a gaussmix model file)")
     names = set(header) - {"__metadata__"}
-    allowed = set(_ARRAYS) | {"init." + n for n in _INIT_ARRAYS}
+    allowed = set(_ARRAYS) | {"init." + n for n in _INIT_ARRAYS} | {*_NOISE_ARRAYS, "init.noise"}
     missing = [n for n in _ARRAYS if n not in names]
     if missing:
         raise ModelFileError(f"it lacks the array(s) {', '.join(missing)}")
@@ -475,6 +491,13 @@ def _build(
     params = dict(meta["params"])
     for name in _INIT_ARRAYS:
         params[name] = tensors.get("init." + name)
+    if "init.noise" in tensors:
+        rows = tensors["init.noise"]
+        if rows.ndim != 1 or np.any(rows < 0) or np.any(rows != np.round(rows)):
+            raise ModelFileError("its initial noise rows are not row indices")
+        if params.get("noise") is not True:
+            raise ModelFileError("it has initial noise rows but its noise parameter is not true")
+        params["noise"] = rows.astype(np.intp)
     # A model fitted on a GPU loads anywhere: its device is checked when it is used.
     device = params.get("device")
     if device is not None and not isinstance(device, str):
@@ -485,8 +508,9 @@ def _build(
             "'cuda', 'cuda:N', 'mps', 'xpu' or 'auto')"
         )
     fit = meta["fit"]
+    weights, means, covariances, factors = (tensors[name] for name in _ARRAYS)
     state = FittedState(
-        Params(*(tensors[name] for name in _ARRAYS)),
+        Params(weights, means, covariances, factors, _noise(tensors, layout, d)),
         cov.name,
         d,
         meta["feature_names"],
@@ -501,6 +525,24 @@ def _build(
     except ValueError as exc:
         raise ModelFileError(str(exc)) from None
     return model, meta
+
+
+def _noise(tensors: dict[str, np.ndarray], layout: dict[str, tuple[int, ...]], d: int) -> Any:
+    """The noise component a file holds (None without one), its arrays' shapes checked."""
+    present = [name for name in _NOISE_ARRAYS if name in tensors]
+    if not present:
+        return None
+    if len(present) != len(_NOISE_ARRAYS):
+        missing = ", ".join(name for name in _NOISE_ARRAYS if name not in tensors)
+        raise ModelFileError(f"its noise component lacks the array(s) {missing}")
+    expected = {"noise.weight": (1,), "noise.box": (2, d), "noise.axes": (d, d)}
+    for name, shape in expected.items():
+        if layout[name] != shape:
+            raise ModelFileError(f"array '{name}' has shape {layout[name]}, expected {shape}")
+    from ._core.noise import Noise
+
+    low, high = tensors["noise.box"]
+    return Noise(float(tensors["noise.weight"][0]), low, high, tensors["noise.axes"])
 
 
 def _parse_meta(meta_text: str) -> dict[str, Any]:

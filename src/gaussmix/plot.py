@@ -108,6 +108,7 @@ def separating_features(model: GaussianMixture, n_features: int = MAX_GRID_FEATU
     """
     check_is_fitted(model)
     weights, means = np.asarray(model.weights_), np.asarray(model.means_)
+    weights = weights / weights.sum()  # (the Gaussians' share, with a noise component)
     centre = weights @ means
     between = weights @ (means - centre) ** 2
     within = _form(model).variances(model.covariances_, means.shape[1])  # (K, d) or (1, d)
@@ -181,6 +182,25 @@ def _ellipse(mean: np.ndarray, cov: np.ndarray, n_sigma: float, **kwargs: Any) -
     )
 
 
+_NOISE_COLOR = "0.35"  # noise points: grey crosses
+
+
+def _noise_side(model: Any, feature: int) -> tuple[float, float, float] | None:
+    """The noise component's weight and its box's side along ``feature``, or None.
+
+    The noise's marginal along a feature is uniform over that side when the box
+    lies along the data's axes; a box along principal axes has no uniform
+    marginal, and is not drawn in 1-D (None, as for a model without noise).
+    """
+    if "noise_weight_" not in model.__dict__:
+        return None
+    axes = np.asarray(model.noise_axes_)
+    if not np.array_equal(axes, np.eye(axes.shape[0])):
+        return None
+    low, high = model.noise_box_[:, feature]
+    return float(model.noise_weight_), float(low), float(high)
+
+
 def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
     low, high = float(np.min(x)), float(np.max(x))
     span = high - low if high > low else max(abs(high), 1.0)
@@ -196,8 +216,13 @@ def _draw_1d(
     colors: list[Any],
     bins: Any,
     legend: bool,
+    noise_side: tuple[float, float, float] | None = None,
 ) -> None:
-    """Histogram of ``x`` (n,) and each component's density (``means``, ``variances``: (K,))."""
+    """Histogram of ``x`` (n,) and each component's density (``means``, ``variances``: (K,)).
+
+    ``noise_side``: a noise component's weight and its box's side along ``x``
+    (:func:`_noise_side`), drawn as its uniform weighted density.
+    """
     from scipy.stats import norm
 
     ax.hist(x, bins=bins, density=True, color="0.82", edgecolor="white", label="data")
@@ -209,6 +234,12 @@ def _draw_1d(
         total += density
         ax.fill_between(grid, density, color=colors[k], alpha=0.25, lw=0)
         ax.plot(grid, density, color=colors[k], lw=2.0, label=f"component {k} ({weight:.0%})")
+    if noise_side is not None:
+        share, side_low, side_high = noise_side
+        inside = (grid >= side_low) & (grid <= side_high)
+        noise = np.where(inside, share / (side_high - side_low), 0.0)
+        total += noise
+        ax.plot(grid, noise, color=_NOISE_COLOR, lw=1.5, ls=":", label=f"noise ({share:.0%})")
     ax.plot(grid, total, color="black", lw=1.3, ls="--", label="mixture")
     ax.set_xlim(low, high)
     ax.set_ylim(bottom=0)
@@ -228,22 +259,37 @@ def _draw_2d(
     shown: np.ndarray,
     point_size: float,
     legend: bool,
+    noise_weight: float | None = None,
 ) -> None:
     """Rows of ``X`` (n, 2) coloured by ``labels``, and each component's ellipses.
 
     ``means`` (K, 2) and ``covariances`` (K, 2, 2) are the components' over the two
-    features drawn.
+    features drawn. Rows labelled -1 (a noise component's, of weight
+    ``noise_weight``) are grey crosses.
     """
-    xs, ys = X[shown, 0], X[shown, 1]
+    placed = shown[labels[shown] >= 0]
     ax.scatter(
-        xs,
-        ys,
-        c=[colors[int(c)] for c in labels[shown]],
+        X[placed, 0],
+        X[placed, 1],
+        c=[colors[int(c)] for c in labels[placed]],
         s=point_size,
         alpha=0.65,
         linewidths=0,
         zorder=2,
     )
+    noisy = shown[labels[shown] < 0]  # rows the noise component explains best
+    if noisy.size:
+        ax.scatter(
+            X[noisy, 0],
+            X[noisy, 1],
+            marker="x",
+            c=_NOISE_COLOR,
+            s=point_size,
+            linewidths=1.0,
+            alpha=0.8,
+            zorder=2,
+            gid="noise",
+        )
     for k in range(len(weights)):
         for n, sigma in enumerate(sorted(sigmas)):
             patch = _ellipse(
@@ -285,6 +331,9 @@ def _draw_2d(
             )
             for k in range(len(weights))
         ]
+        if noise_weight is not None:
+            label = f"noise ({noise_weight:.0%})"
+            handles.append(Line2D([], [], marker="x", ls="", color=_NOISE_COLOR, label=label))
         handles.append(
             Line2D([], [], marker="X", ls="", color="white", mec="black", ms=9, label="means")
         )
@@ -361,11 +410,12 @@ def plot_mixture(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*feature names", category=UserWarning)
         labels = np.asarray(model.predict(data))
-    every = np.array_equal(chosen, np.arange(d))
-    drawn_model = model if every else model.marginal(chosen)
-    weights = np.asarray(drawn_model.weights_, dtype=np.float64)
-    means = np.asarray(drawn_model.means_)
-    covariances = _dense_covariances(drawn_model)  # (K, m, m)
+    # The components' marginals over the features drawn (a noise component's are
+    # the sides of its box, see _noise_side).
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    means = np.asarray(model.means_)[:, chosen]
+    covariances = _dense_covariances(model)[:, chosen][:, :, chosen]  # (K, m, m)
+    noise_weight = model.__dict__.get("noise_weight_")
     drawn = data[:, chosen]
     names = [names[i] for i in chosen]
     m = len(chosen)
@@ -378,7 +428,17 @@ def plot_mixture(
     point_size = float(np.clip(3000 / max(len(shown), 1), 4, 30))
 
     def one(a: Any, i: int, legend: bool) -> None:
-        _draw_1d(a, weights, means[:, i], covariances[:, i, i], drawn[:, i], colors, bins, legend)
+        _draw_1d(
+            a,
+            weights,
+            means[:, i],
+            covariances[:, i, i],
+            drawn[:, i],
+            colors,
+            bins,
+            legend,
+            _noise_side(model, int(chosen[i])),
+        )
 
     def pair(a: Any, i: int, j: int, size: float, legend: bool) -> None:
         idx = [i, j]
@@ -395,6 +455,7 @@ def plot_mixture(
             shown,
             size,
             legend,
+            noise_weight,
         )
 
     if m == 1:

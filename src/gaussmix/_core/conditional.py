@@ -26,6 +26,7 @@ import numpy as np
 
 from .covariance import DensityForm, IllConditionedError, Params
 from .estep import normalise
+from .noise import Noise
 
 __all__ = [
     "Conditional",
@@ -70,6 +71,11 @@ class Conditional(NamedTuple):
 def _log_weights(weights: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):  # a weight of 0 (a dropped component) gives -inf
         return np.log(weights)
+
+
+def _noise(params: Params, observed: np.ndarray) -> np.ndarray | None:
+    """The noise's weighted log-density of rows observing ``observed`` (n, d), or None."""
+    return None if params.noise is None else params.noise.marginal_log_density(observed)
 
 
 def component_covariances(params: Params, form: DensityForm) -> np.ndarray:
@@ -122,7 +128,8 @@ def condition_rows(
 def condition_nothing(n: int, params: Params, form: DensityForm) -> Conditional:
     """Rows that observe nothing: posterior = prior, x̂ = μ_k, C = Σ_k."""
     K, d = params.means.shape
-    log_norm, log_resp = normalise(np.repeat(_log_weights(params.weights)[:, None], n, axis=1))
+    log_weights = np.repeat(_log_weights(params.weights)[:, None], n, axis=1)
+    log_norm, log_resp = normalise(log_weights, noise=_noise(params, np.zeros((n, d), dtype=bool)))
     log_resp = log_resp.T
     xhat = np.broadcast_to(params.means[:, None, :], (K, n, d)).copy()
     if not form.diagonal:
@@ -227,7 +234,9 @@ def _condition_dense(
         # (the same fallback for rows so far out that their conditional mean overflows)
         xhat[k] = np.where((np.abs(filled) <= _LARGEST_MEAN).all(axis=1)[:, None], filled, plain)
         cond[k] = schur
-    log_norm, log_resp = normalise((wlp + _log_weights(params.weights)).T)
+    log_norm, log_resp = normalise(
+        (wlp + _log_weights(params.weights)).T, noise=_noise(params, masks[group])
+    )
     log_resp = log_resp.T
     return Conditional(log_norm, log_resp, xhat, cond, group)
 
@@ -250,26 +259,38 @@ def _condition_diagonal(
         wlp[:, k] = -0.5 * (n_obs * _LOG_2PI + obs @ np.log(var[k]) + maha)
         xhat[k] = np.where(observed, X, params.means[k])
         cond[k] = (1.0 - obs) * var[k]
-    log_norm, log_resp = normalise((wlp + _log_weights(params.weights)).T)
+    log_norm, log_resp = normalise(
+        (wlp + _log_weights(params.weights)).T, noise=_noise(params, observed)
+    )
     log_resp = log_resp.T
     return Conditional(log_norm, log_resp, xhat, cond, None)
 
 
-def draw(block: Conditional, rng: np.random.RandomState) -> np.ndarray:
+def draw(
+    block: Conditional, rng: np.random.RandomState, noise_component: Noise | None = None
+) -> np.ndarray:
     """One draw of each row from its conditional mixture, shape (n, d) (x_o kept).
 
     A component is drawn from the row's responsibilities, then x_m from that
-    component's conditional Gaussian.
+    component's conditional Gaussian. With a noise component, a row whose draw
+    falls past the Gaussians' responsibilities is drawn uniformly from its box
+    (the caller keeps x_o).
     """
     resp = np.exp(block.log_resp)
     n = resp.shape[0]
     u = np.asarray(rng.uniform(size=n))
-    labels = np.minimum((resp.cumsum(axis=1) < u[:, None]).sum(axis=1), resp.shape[1] - 1)
+    cumulative = resp.cumsum(axis=1)
+    labels = np.minimum((cumulative < u[:, None]).sum(axis=1), resp.shape[1] - 1)
     mean: np.ndarray = block.xhat[labels, np.arange(n)]
     noise = rng.standard_normal(size=mean.shape)
     if block.group is not None:
         # A PSD square root of each conditional covariance (zero on x_o).
         vals, vecs = np.linalg.eigh(block.cond[labels, block.group])
         roots = vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]
-        return mean + np.einsum("nij,nj->ni", roots, noise)
-    return mean + np.sqrt(block.cond[labels, np.arange(n)]) * noise
+        draws = mean + np.einsum("nij,nj->ni", roots, noise)
+    else:
+        draws = mean + np.sqrt(block.cond[labels, np.arange(n)]) * noise
+    if noise_component is not None:
+        in_noise = np.flatnonzero(cumulative[:, -1] < u)
+        draws[in_noise] = noise_component.sample(rng, in_noise.size)
+    return draws

@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .covariance import Covariance, IllConditionedError, Params
+from .noise import with_noise
 from .stats import Stats, pooled, recentred
 
 __all__ = [
@@ -121,8 +122,14 @@ class Fixed(NamedTuple):
     precisions_cholesky: np.ndarray | None = None
 
     def apply(self, params: Params) -> Params:
-        """``params`` with the held parameters put back (exactly, not recomputed)."""
+        """``params`` with the held parameters put back (exactly, not recomputed).
+
+        With a noise component the held weights are the Gaussians' relative
+        weights: they share what the noise leaves, 1 - π₀ (see :func:`.noise.with_noise`).
+        """
         weights = params.weights if self.weights is None else self.weights
+        if self.weights is not None and params.noise is not None:
+            weights = weights / weights.sum() * (1.0 - params.noise.weight)
         means = params.means if self.means is None else self.means
         if self.covariances is None or self.precisions_cholesky is None:
             return params._replace(weights=weights, means=means)
@@ -369,12 +376,13 @@ def run_em(
         lower_bound = new_bound
         lower_bounds.append(new_bound)
         if reseeder is None:
-            previous, params = params, m_step(stats, cov, reg_covar, fixed)
+            new = m_step(stats, cov, reg_covar, fixed)
             changed = False
         else:
             before = reseeder.n_changes
-            previous, params = params, reseeder.m_step(stats, cov, reg_covar)
+            new = reseeder.m_step(stats, cov, reg_covar)
             changed = reseeder.n_changes > before
+        previous, params = params, with_noise(new, stats, params.noise)
         if on_iteration is not None:
             on_iteration(n_iter, new_bound, change)
         if changed:

@@ -46,6 +46,7 @@ __all__ = [
     "chunk_sums",
     "expectation",
     "log_responsibilities",
+    "noise_term",
     "normalise",
     "quadratic",
     "responsibilities",
@@ -68,17 +69,23 @@ class Quadratic(NamedTuple):
     Attributes
     ----------
     weights : ndarray of shape (K,)
-        Where the mixture's mass is (the kernels centre rows on Σ_k w_k μ_k).
+        Where the mixture's mass is (the kernels centre rows on Σ_k w_k μ_k): the
+        weights, summing to 1 (the Gaussians' shares, with a noise component).
     means : ndarray of shape (K, d)
     precisions_cholesky : ndarray of the form's shape
     bias : ndarray of shape (K,)
         -inf for a component that takes no rows (weight 0).
+    noise : float or None
+        A noise component's weighted log-density log π₀ - log V, the same for every
+        row (:mod:`.noise`): one more term in each row's normalisation, which the
+        algorithm here adds (the kernels never see it); None without one.
     """
 
     weights: np.ndarray
     means: np.ndarray
     precisions_cholesky: np.ndarray
     bias: np.ndarray
+    noise: float | None = None
 
 
 def quadratic(params: Params, form: DensityForm) -> Quadratic:
@@ -90,7 +97,15 @@ def quadratic(params: Params, form: DensityForm) -> Quadratic:
     with np.errstate(divide="ignore"):  # a weight of exactly 0 gives log 0 = -inf, on purpose
         log_weights = np.log(weights)
     bias = log_weights + form.log_det(prec, d) - 0.5 * d * _LOG_2PI
-    return Quadratic(weights, means, prec, bias)
+    if params.noise is None:
+        return Quadratic(weights, means, prec, bias)
+    # The Gaussians' weights sum to 1 - π₀: their shares say where their mass is.
+    return Quadratic(weights / weights.sum(), means, prec, bias, noise_term(params))
+
+
+def noise_term(params: Params) -> float | None:
+    """``params``' noise component's weighted log-density log π₀ - log V (None: none)."""
+    return None if params.noise is None else params.noise.log_density()
 
 
 class Sums(NamedTuple):
@@ -147,7 +162,7 @@ class FormKernel(Protocol):
 
 # -- one chunk -------------------------------------------------------------------
 def responsibilities(
-    wlp: Any, weights: Any, ops: ArrayOps = NUMPY
+    wlp: Any, weights: Any, ops: ArrayOps = NUMPY, noise: float | None = None
 ) -> tuple[Any, Any, Any, Any, Any]:
     """Weighted responsibilities of a chunk from its weighted log-densities.
 
@@ -156,7 +171,9 @@ def responsibilities(
     than 1). Subnormal responsibilities (below 2.2e-308, already short of 53 bits)
     count as 0: they would make every product they enter 10-100x slower on x86.
     Rows whose densities overflowed a narrow dtype (a top that is not finite) are
-    dropped: weight 0 here, redone in float64 by the caller.
+    dropped: weight 0 here, redone in float64 by the caller. A noise component's
+    log-density ``noise`` joins every row's normalisation and takes no
+    responsibility here (the Gaussians' then sum to less than 1).
 
     Parameters
     ----------
@@ -164,6 +181,8 @@ def responsibilities(
         log π_k + log N(x_i | k); overwritten.
     weights : array of shape (n,), float64, or None
     ops : ArrayOps
+    noise : float, optional
+        log π₀ - log V (:attr:`Quadratic.noise`).
 
     Returns
     -------
@@ -182,8 +201,11 @@ def responsibilities(
     overflow: Any = 0
     if ops.may_overflow(wlp):
         weights, overflow = ops.drop_rows(wlp, top, weights, ~ops.isfinite(top))
+    top = _with_noise_top(top, noise, ops)
     rw = ops.exp_shifted(wlp, top)
     s = rw.sum(0)
+    if noise is not None:
+        s += ops.exp(noise - top)
     log_norm = ops.log(s)
     log_norm += top
     rw *= ops.reciprocal_scale(weights, s)
@@ -195,7 +217,20 @@ def responsibilities(
     return rw, log_norm, weights, ll, overflow
 
 
-def chunk_sums(kernel: FormKernel, plan: Any, X: Any, weights: Any, ops: ArrayOps = NUMPY) -> Sums:
+def _with_noise_top(top: Any, noise: Any, ops: ArrayOps) -> Any:
+    """Each row's top density with a noise component's ``noise`` (scalar or (n,)) among
+    them (``top`` itself without one)."""
+    return top if noise is None else ops.where(top > noise, top, noise)
+
+
+def chunk_sums(
+    kernel: FormKernel,
+    plan: Any,
+    X: Any,
+    weights: Any,
+    ops: ArrayOps = NUMPY,
+    noise: float | None = None,
+) -> Sums:
     """E-step sums of one chunk of rows under ``plan``.
 
     Parameters
@@ -205,12 +240,15 @@ def chunk_sums(kernel: FormKernel, plan: Any, X: Any, weights: Any, ops: ArrayOp
     X : array of shape (n, d)
     weights : array of shape (n,), float64, or None
     ops : ArrayOps
+    noise : float, optional
+        A noise component's log-density (:attr:`Quadratic.noise`); the fused
+        kernels, which normalise inside, are not used with one.
     """
-    fused = kernel.fused_sums(X, weights, plan)
+    fused = None if noise is not None else kernel.fused_sums(X, weights, plan)
     if fused is not None:
         return fused
     wlp, work = kernel.log_prob(X, plan)
-    rw, _, kept, ll, overflow = responsibilities(wlp, weights, ops)
+    rw, _, kept, ll, overflow = responsibilities(wlp, weights, ops, noise)
     total = float(X.shape[0]) if kept is None else ops.sum64(kept)
     return Sums(total, ll, kernel.moments(X, plan, rw, work), overflow)
 
@@ -255,6 +293,7 @@ def expectation(
     ops: ArrayOps = NUMPY,
     run: Callable[[Callable[..., Sums], Iterable[tuple[Any, Any]]], Iterable[Sums]] | None = None,
     to_host: Callable[[Stats, Any], tuple[Stats, int]] | None = None,
+    noise: float | None = None,
 ) -> Stats:
     """Merged E-step statistics of all rows.
 
@@ -271,10 +310,13 @@ def expectation(
     to_host : callable, optional
         ``to_host(stats, overflow)`` returns host statistics and the overflow as an
         int (a device backend copies both in one transfer); by default the identity.
+    noise : float, optional
+        A noise component's log-density (:attr:`Quadratic.noise`): the statistics
+        are the Gaussians', ``total_weight - Σ mass`` the noise's mass.
     """
 
     def one(X: Any, weights: Any) -> Sums:
-        return chunk_sums(kernel, plan, X, weights, ops)
+        return chunk_sums(kernel, plan, X, weights, ops, noise)
 
     parts = (one(X, w) for X, w in chunks()) if run is None else run(one, chunks())
     sums = merge_all(parts, kernel.form, add_sums)
@@ -284,7 +326,7 @@ def expectation(
     else:
         stats, overflow = to_host(stats, sums.overflow)
     if overflow:
-        rescued = overflow_stats(kernel, plan, plan64(), chunks, ops)
+        rescued = overflow_stats(kernel, plan, plan64(), chunks, ops, noise)
         rescued = rescued if to_host is None else to_host(rescued, 0)[0]
         stats = merge(stats, rescued, kernel.form)
     return stats
@@ -297,7 +339,12 @@ def _overflowed(kernel: FormKernel, plan: Any, X: Any, ops: ArrayOps) -> Any:
 
 
 def overflow_stats(
-    kernel: FormKernel, plan: Any, plan64: Any, chunks: Chunks, ops: ArrayOps = NUMPY
+    kernel: FormKernel,
+    plan: Any,
+    plan64: Any,
+    chunks: Chunks,
+    ops: ArrayOps = NUMPY,
+    noise: float | None = None,
 ) -> Stats:
     """Statistics of just the rows whose densities overflow under ``plan``, in float64.
 
@@ -311,16 +358,21 @@ def overflow_stats(
         bad = _overflowed(kernel, plan, X, ops)
         if ops.any(bad):
             rows = ops.to_float64(X[bad])
-            parts.append(chunk_sums(kernel, plan64, rows, None if w is None else w[bad], ops))
+            weights = None if w is None else w[bad]
+            parts.append(chunk_sums(kernel, plan64, rows, weights, ops, noise))
     return stats_from_sums(kernel, plan64, merge_all(parts, kernel.form, add_sums), ops)
 
 
-def normalise(wlp: Any, ops: ArrayOps = NUMPY, top: Any = None) -> tuple[Any, Any]:
+def normalise(
+    wlp: Any, ops: ArrayOps = NUMPY, top: Any = None, noise: Any = None
+) -> tuple[Any, Any]:
     """Per-row log-likelihood and log responsibilities, by log-sum-exp over axis 0.
 
     Normalised relative to each row's top density: subtracting ``log_sum + top``
     from ``wlp`` would round ``log_sum`` away when |top| is huge (a row far from
-    every component).
+    every component). A noise component's log-density ``noise`` is one more term
+    in the sum, with no responsibility of its own: the Gaussians' then sum to
+    ``1 - exp(noise - log_norm)``.
 
     Parameters
     ----------
@@ -329,6 +381,9 @@ def normalise(wlp: Any, ops: ArrayOps = NUMPY, top: Any = None) -> tuple[Any, An
     ops : ArrayOps
     top : array of shape (n,), optional
         ``ops.top(wlp)``, where the caller has it already.
+    noise : float or array of shape (n,), optional
+        log π₀ - log V (:attr:`Quadratic.noise`), or for rows with missing values
+        the noise's marginal over each row's observed coordinates.
 
     Returns
     -------
@@ -336,22 +391,32 @@ def normalise(wlp: Any, ops: ArrayOps = NUMPY, top: Any = None) -> tuple[Any, An
     log_resp : array of shape (K, n)
         In the responsibilities' dtype (float64 for NumPy).
     """
-    top = ops.top(wlp) if top is None else top
+    top = _with_noise_top(ops.top(wlp) if top is None else top, noise, ops)
     shifted = ops.shifted(wlp, top)
-    log_sum = ops.log(ops.exp(shifted).sum(0))
+    total = ops.exp(shifted).sum(0)
+    if noise is not None:
+        total += ops.exp(noise - top)
+    log_sum = ops.log(total)
     shifted -= log_sum
     log_sum += top
     return log_sum, shifted
 
 
 def chunk_log_resp(
-    kernel: FormKernel, plan: Any, X: Any, *, plan64: Callable[[], Any], ops: ArrayOps = NUMPY
+    kernel: FormKernel,
+    plan: Any,
+    X: Any,
+    *,
+    plan64: Callable[[], Any],
+    ops: ArrayOps = NUMPY,
+    noise: float | None = None,
 ) -> tuple[Any, Any]:
     """log p(x_i) (n,) and log responsibilities (n, K) of one chunk, in X's dtype.
 
     Rows whose densities overflow X's dtype are computed in float64 (``plan64``)
     and rounded to X's dtype at the end (a log-likelihood beyond float32's range
-    is then -inf; the responsibilities are exact).
+    is then -inf; the responsibilities are exact). ``noise``: a noise
+    component's log-density (:attr:`Quadratic.noise`), in the normalisation.
     """
     wlp, _ = kernel.log_prob(X, plan)
     top = ops.top(wlp)
@@ -359,11 +424,11 @@ def chunk_log_resp(
     if ops.may_overflow(wlp):
         bad = ~ops.isfinite(top)
         ops.drop_rows(wlp, top, None, bad)
-    log_norm, log_resp = normalise(wlp, ops, top)
+    log_norm, log_resp = normalise(wlp, ops, top, noise)
     if bad is not None and ops.any(bad):
         log_norm, log_resp = ops.to_float64(log_norm), ops.to_float64(log_resp)
         wlp64, _ = kernel.log_prob(ops.to_float64(X[bad]), plan64())
-        log_norm[bad], log_resp[:, bad] = normalise(wlp64, ops)
+        log_norm[bad], log_resp[:, bad] = normalise(wlp64, ops, noise=noise)
     return ops.cast_like(log_norm, X), ops.cast_like(log_resp, X).T
 
 
@@ -396,9 +461,10 @@ def log_responsibilities(
     log_norm : ndarray of shape (n,)
         log p(x_i).
     log_resp : ndarray of shape (n, K)
-        log r_ik = log π_k N(x_i | k) - log p(x_i).
+        log r_ik = log π_k N(x_i | k) - log p(x_i). With a noise component (whose
+        constant log-density joins the normalisation) they sum to less than 1.
     """
-    log_norm, log_resp = normalise(weighted_log_prob(X, params, cov).T)
+    log_norm, log_resp = normalise(weighted_log_prob(X, params, cov).T, noise=noise_term(params))
     return log_norm.astype(X.dtype, copy=False), log_resp.T.astype(X.dtype, copy=False)
 
 

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -247,22 +246,25 @@ def hc_labels(X: np.ndarray, weights: np.ndarray | None, n_components: int) -> n
     return partition(hc_tree(X, weights), n_components)
 
 
-Take = Callable[[np.ndarray | None], tuple[np.ndarray, np.ndarray | None]]
-"""``take(index)``: the rows (m, d) and weights (m,) or None at sorted positions (None: all)."""
-
-
 def hc_initial_stats(
-    take: Take, n_rows: int, n_components: int, rng: np.random.RandomState, cov: Covariance
+    X: np.ndarray, w: np.ndarray | None, n_components: int, cov: Covariance
 ) -> Stats:
-    """Statistics of the 'hc' partition of the sample, for the initial M-step.
+    """Statistics of the 'hc' partition of a sample, for the initial M-step.
 
-    The sample (every row when n <= :data:`HC_SAMPLE_ROWS`) is gathered through
-    ``take``, so every row source that gathers the same rows gives the same
-    start. The statistics are the sample's own (``total_weight`` is the
-    sample's weight, so the initial weights sum to 1), as mclust's M-step on
-    its subset's partition.
+    The sample is the rows at :func:`hc_sample_index` (every row when n <=
+    :data:`HC_SAMPLE_ROWS`), gathered by the row source, so every source that
+    gathers the same rows gives the same start. The statistics are the
+    sample's own (``total_weight`` is its weight), as mclust's M-step on its
+    subset's partition; rows of weight 0 (or initial noise, given weight 0)
+    take no part in the tree.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, d)
+    w : ndarray of shape (m,) or None
+    n_components : int
+    cov : Covariance
     """
-    X, w = take(hc_sample_index(n_rows, rng))
     X = np.asarray(X, dtype=np.float64)
     labels = hc_labels(X, w, n_components)
     resp = np.zeros((X.shape[0], n_components))

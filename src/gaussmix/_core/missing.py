@@ -41,6 +41,7 @@ from .conditional import (
     draw,
 )
 from .covariance import Covariance, DensityForm, Params
+from .noise import column_ranges
 from .stats import Stats, merge_all
 
 __all__ = ["MISSING_POLICIES", "MissingRows", "PatternGroups", "group_patterns", "impute"]
@@ -200,7 +201,9 @@ class MissingRows:
         """Merged statistics: ordinary ones of complete rows, expected ones of the rest.
 
         Rows with nothing observed add their weight only (log p = log 1, no mass), so
-        the mean log-likelihood agrees with ``score_samples``.
+        the mean log-likelihood agrees with ``score_samples``; with a noise component
+        they add nothing, since the noise's mass is the weight the Gaussians do not
+        take (see :mod:`gaussmix._core.noise`), and they are ignored by the fit.
         """
         K, d = params.means.shape
         parts = [] if self.complete is None else [self.complete.expectation(params, cov)]
@@ -211,6 +214,8 @@ class MissingRows:
             zero = np.zeros(cov.form.shape(K, d))
             parts.append(Stats(0.0, 0.0, np.zeros(K), np.zeros((K, d)), zero))
         stats = merge_all(parts, cov.form)
+        if params.noise is not None:
+            return stats
         empty = self.empty_index
         empty_weight = empty.size if self._weights is None else self._weights[empty].sum()
         return stats._replace(total_weight=stats.total_weight + float(empty_weight))
@@ -247,6 +252,13 @@ class MissingRows:
 
     def soft_stats(self, responsibilities: Any, cov: Covariance) -> Stats:
         return self._seeding().soft_stats(responsibilities, cov)
+
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Column minima and maxima of the observed values of rows of non-zero weight
+        (``axes`` must be None: a box along the data's axes)."""
+        if axes is not None:
+            raise ValueError("rows with missing values have no principal-axis ranges")
+        return column_ranges(self._X, self._weights, None)
 
     def map_log_resp(
         self,
@@ -306,7 +318,9 @@ def impute(
 
     E[x_m | x_o] = Σ_k r_k(x_o) E[x_m | x_o, k]; a draw first picks a component
     k ~ r(x_o), then x_m ~ N(E[x_m | x_o, k], Cov[x_m | x_o, k]). Rows with no
-    observed value get the mixture mean (or a draw from the mixture).
+    observed value get the mixture mean (or a draw from the mixture). A noise
+    component contributes its box's centre (or a uniform draw from the box) with
+    its posterior probability.
 
     Parameters
     ----------
@@ -333,9 +347,13 @@ def impute(
     filled = np.empty((incomplete.size, X.shape[1]))
     for index, block in blocks:
         if rng is None:
-            filled[index] = np.einsum("nk,knd->nd", np.exp(block.log_resp), block.xhat)
+            resp = np.exp(block.log_resp)
+            filled[index] = np.einsum("nk,knd->nd", resp, block.xhat)
+            if params.noise is not None:  # the noise's posterior share: the box's centre
+                noise_resp = np.clip(1.0 - resp.sum(axis=1), 0.0, 1.0)
+                filled[index] += noise_resp[:, None] * params.noise.centre()
         else:
-            filled[index] = draw(block, rng)
+            filled[index] = draw(block, rng, params.noise)
     X[incomplete] = np.where(missing[incomplete], filled, X[incomplete])
     return X
 

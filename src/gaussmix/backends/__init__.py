@@ -7,6 +7,9 @@ loop and the estimator never depend on where the data is:
 - ``expectation(params, cov) -> Stats``: merged E-step statistics of all rows
 - ``map_log_resp(params, cov, reduce)``: ``reduce(log_norm, log_resp)`` per chunk,
   concatenated in row order, in the backend's own array type
+- ``column_ranges(axes) -> (low, high)``: the smallest and largest value of each
+  column of ``X @ axes`` (of X for None) over rows of non-zero weight, NaN
+  ignored: the noise component's box (:mod:`gaussmix._core.noise`)
 - optionally ``worst_explained(params, cov, m) -> ndarray (m', d)``: the rows of
   lowest log-likelihood, where collapsed components are re-seeded (see
   ``_core.em``); without it they restart at the data's mean
@@ -88,3 +91,5 @@ class Rows(Protocol):
     ) -> SeedStep: ...
 
     def soft_stats(self, responsibilities: Responsibilities, cov: Covariance) -> Stats: ...
+
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]: ...

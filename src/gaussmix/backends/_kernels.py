@@ -155,7 +155,7 @@ class Kernel:
     # -- the plan --------------------------------------------------------------------
     def plan(self, quad: Quadratic, dtype: Any) -> Plan:
         """Fold ``quad`` into per-group weight matrices for rows of ``dtype``."""
-        weights, means, prec, bias = quad
+        weights, means, prec, bias = quad[:4]  # (a noise term is the E-step's, not a kernel's)
         K, d = means.shape
         # A bias of -inf (weight 0) is set after the product (BLAS may multiply an
         # infinite coefficient by a padding zero).

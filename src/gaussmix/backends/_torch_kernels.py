@@ -202,7 +202,7 @@ def device_plan(
     device once: plans are kept by the identity of the parameter arrays (checked
     by weak references, and dropped when the arrays are), at most ``_MAX_PLANS``.
     """
-    arrays = tuple(params)
+    arrays = tuple(params)[:4]  # (a noise component is not the kernels': see estep)
     key = (kernel.form.name, str(device), dtype, *map(id, arrays))
     hit = _PLANS.get(key)
     if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
@@ -234,7 +234,7 @@ class TorchKernel:
 
     def plan(self, quad: Quadratic, dtype: torch.dtype, device: torch.device) -> Plan:
         """Fold ``quad`` into tensors on ``device`` for rows of ``dtype`` (one host copy)."""
-        weights, means, prec, bias = quad
+        weights, means, prec, bias = quad[:4]  # (a noise term is the E-step's, not a kernel's)
         K, d = means.shape
         shift_host = np.asarray(weights @ means / max(weights.sum(), np.finfo(float).tiny))
         if not np.all(np.isfinite(shift_host)):

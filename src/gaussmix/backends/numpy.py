@@ -17,6 +17,7 @@ from .._core.estep import Quadratic, quadratic, stats_from_resp
 from .._core.init import arrays as init_kernels
 from .._core.init.draws import Responsibilities
 from .._core.init.kmeans import Distances, SeedStep, plusplus_step
+from .._core.noise import column_ranges
 from .._core.parallel import map_chunks
 from .._core.stats import Stats, merge_all
 from ._kernels import KERNELS, Kernel
@@ -108,6 +109,7 @@ class NumpyRows:
             pairs,
             plan64=lambda: kernel.plan(quad, np.float64),
             run=map_chunks,
+            noise=quad.noise,
         )
 
     # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
@@ -121,6 +123,11 @@ class NumpyRows:
     def host_weights(self) -> np.ndarray | None:
         """The row weights (n,), or None when unweighted."""
         return self.weights
+
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Smallest and largest value of each column of ``X @ axes`` (X: None), rows of
+        non-zero weight only (the noise component's box, :mod:`gaussmix._core.noise`)."""
+        return column_ranges(self.X, self.weights, axes)
 
     def nearest_stats(self, centres: np.ndarray, origin: np.ndarray, cov: Covariance) -> Stats:
         """Statistics of every row's hard assignment to its nearest centre."""
@@ -174,7 +181,7 @@ class NumpyRows:
             return kernel.plan(quad, np.float64)
 
         def one(X: np.ndarray) -> np.ndarray:
-            return reduce(*estep.chunk_log_resp(kernel, plan, X, plan64=plan64))
+            return reduce(*estep.chunk_log_resp(kernel, plan, X, plan64=plan64, noise=quad.noise))
 
         # Each chunk's result goes straight into the output, so the results are
         # never held twice.

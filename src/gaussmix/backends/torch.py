@@ -301,7 +301,9 @@ class TorchRows:
             return host.expectation(params, cov)
         kernel = KERNELS[cov.form.name]
         return self._expectation(
-            kernel, lambda dtype: device_plan(kernel, params, dtype, self.device)
+            kernel,
+            lambda dtype: device_plan(kernel, params, dtype, self.device),
+            estep.noise_term(params),
         )
 
     def expectation_of(self, quad: estep.Quadratic, form: DensityForm) -> Stats:
@@ -310,10 +312,17 @@ class TorchRows:
         if host is not None:
             return host.expectation_of(quad, form)
         kernel = KERNELS[form.name]
-        return self._expectation(kernel, lambda dtype: kernel.plan(quad, dtype, self.device))
 
-    def _expectation(self, kernel: TorchKernel, plan_for: Callable[[torch.dtype], Any]) -> Stats:
-        """The shared E-step over this tensor's chunks; ``plan_for(dtype)`` makes plans."""
+        def plan_for(dtype: torch.dtype) -> Any:
+            return kernel.plan(quad, dtype, self.device)
+
+        return self._expectation(kernel, plan_for, quad.noise)
+
+    def _expectation(
+        self, kernel: TorchKernel, plan_for: Callable[[torch.dtype], Any], noise: float | None
+    ) -> Stats:
+        """The shared E-step over this tensor's chunks; ``plan_for(dtype)`` makes plans;
+        ``noise`` is a noise component's log-density (:attr:`estep.Quadratic.noise`)."""
         plan = plan_for(self.dtype)
         return estep.expectation(
             kernel,
@@ -322,6 +331,7 @@ class TorchRows:
             plan64=lambda: plan_for(_F64),
             ops=TORCH,
             to_host=self._copy_to_host,
+            noise=noise,
         )
 
     def map_log_resp(
@@ -343,8 +353,9 @@ class TorchRows:
         def plan64() -> Any:
             return device_plan(kernel, params, _F64, self.device)
 
+        noise = estep.noise_term(params)
         parts = [
-            reduce(*estep.chunk_log_resp(kernel, plan, X, plan64=plan64, ops=TORCH))
+            reduce(*estep.chunk_log_resp(kernel, plan, X, plan64=plan64, ops=TORCH, noise=noise))
             for X, _ in self._pairs(params.means.shape[0])
         ]
         out = torch.cat(parts)
@@ -380,6 +391,25 @@ class TorchRows:
     def host_weights(self) -> np.ndarray | None:
         """The row weights (n,) as float64 on the host, or None when unweighted."""
         return None if self.weights is None else self.weights.cpu().numpy()
+
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Column minima and maxima of ``X @ axes`` over rows of non-zero weight, on the
+        device in chunks (float64), one copy to the host."""
+        d = self.n_features if axes is None else axes.shape[1]
+        opts: dict[str, Any] = {"dtype": _F64, "device": self.device}
+        low, high = torch.full((d,), math.inf, **opts), torch.full((d,), -math.inf, **opts)
+        A = None if axes is None else torch.from_numpy(np.ascontiguousarray(axes)).to(**opts)
+        for start, stop in self._ranges(self._chunk_rows(1, 8, 2)):
+            Y = self.X[start:stop].to(_F64)
+            if A is not None:
+                Y = Y @ A
+            if self.weights is not None:
+                Y = Y[self.weights[start:stop] > 0]
+            if Y.shape[0]:
+                low = torch.minimum(low, Y.amin(0))
+                high = torch.maximum(high, Y.amax(0))
+        both = torch.stack([low, high]).cpu().numpy()
+        return both[0].copy(), both[1].copy()
 
     def nearest_stats(self, centres: np.ndarray, origin: np.ndarray, cov: Covariance) -> Stats:
         """Statistics of every row's hard assignment to its nearest centre, on the device.

@@ -54,9 +54,9 @@ class BlockRows:
 
     Subclasses set ``n_rows``, ``n_features``, ``total_weight`` and ``check`` (the
     boundary's :data:`BlockCheck`) and implement ``_map_merge`` and ``_map_blocks``
-    (over non-empty blocks only), ``_take``, ``host_weights`` and ``map_log_resp``;
-    each runs ``check`` on every block it passes on, so values are checked as they
-    stream.
+    (over non-empty blocks only), ``_take``, ``host_weights``, ``map_log_resp`` and
+    ``column_ranges``; each runs ``check`` on every block it passes on, so values are
+    checked as they stream.
     """
 
     n_rows: int
@@ -90,6 +90,10 @@ class BlockRows:
 
     def map_log_resp(self, params: Params, cov: Covariance, reduce: Any) -> Any:
         """``reduce(log_norm, log_resp)`` per block, in row order."""
+        raise NotImplementedError
+
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Column minima and maxima of ``X @ axes`` over rows of non-zero weight."""
         raise NotImplementedError
 
     def expectation(self, params: Params, cov: Covariance) -> Stats:

@@ -106,6 +106,16 @@ class DaskRows(BlockRows):
         X, w = dask.compute(X, w)
         return self.check(X, slice(0, self.n_rows) if index is None else index), w
 
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Column minima and maxima of ``X @ axes`` over rows of non-zero weight: one pass."""
+        Y = self.X.astype(np.float64)
+        if axes is not None:
+            Y = Y @ axes
+        if self.weights is not None:
+            Y = da.where(self.weights[:, None] > 0, Y, np.nan)
+        low, high = dask.compute(da.nanmin(Y, axis=0), da.nanmax(Y, axis=0))
+        return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
     def map_log_resp(
         self,
         params: Params,

@@ -77,6 +77,11 @@ class ScanRows(BlockRows):
         w = self.weights
         return X, w if w is None or index is None else w[index]
 
+    def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Column minima and maxima of ``X @ axes`` over rows of non-zero weight: one pass."""
+        parts = [block.column_ranges(axes) for block, _ in self._blocks()]
+        return np.min([p[0] for p in parts], axis=0), np.max([p[1] for p in parts], axis=0)
+
     def map_log_resp(
         self,
         params: Params,

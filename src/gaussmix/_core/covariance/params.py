@@ -9,6 +9,7 @@ import numpy as np
 from ..limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
 
 if TYPE_CHECKING:
+    from ..noise import Noise
     from .models import Covariance
 
 __all__ = ["Params", "params_problem"]
@@ -27,12 +28,16 @@ class Params(NamedTuple):
     covariances : ndarray of shape ``form.shape(K, d)``
     precisions_cholesky : ndarray, same shape as ``covariances``
         The canonical factors (see :meth:`.forms.DensityForm.factor_problem`).
+    noise : Noise or None
+        A uniform noise component (:mod:`gaussmix._core.noise`); the Gaussians'
+        weights then sum to 1 - ``noise.weight``.
     """
 
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
+    noise: Noise | None = None
 
 
 def params_problem(params: Params, model: Covariance) -> str:
@@ -50,7 +55,7 @@ def params_problem(params: Params, model: Covariance) -> str:
     params : Params
     model : Covariance
     """
-    weights, means, cov, chol = (np.asarray(a) for a in params)
+    weights, means, cov, chol = (np.asarray(a) for a in params[:4])
     K, d = means.shape if means.ndim == 2 else (weights.shape[0], -1)
     shape = model.form.shape(K, d)
     if weights.shape != (K,) or means.ndim != 2:
@@ -60,14 +65,20 @@ def params_problem(params: Params, model: Covariance) -> str:
             f"a {model.name!r} mixture of {K} components in {d} dimensions has covariances and "
             f"precision factors of shape {shape}; got {cov.shape} and {chol.shape}"
         )
-    for name, array in zip(Params._fields, (weights, means, cov, chol), strict=True):
+    for name, array in zip(Params._fields[:4], (weights, means, cov, chol), strict=True):
         if not np.all(np.isfinite(array)):
             return f"{name} contain NaN or infinite values"
     if np.any(weights < 0):
         return "weights are not all non-negative"
     if np.any(weights > 1):  # (checked before the sum: a sum of huge weights would overflow)
         return "weights are not all at most 1"
-    if abs(float(weights.sum()) - 1.0) > WEIGHT_SUM_TOLERANCE:
+    if params.noise is not None:
+        from ..noise import noise_problem
+
+        problem = noise_problem(params.noise, d, weights)
+        if problem:
+            return problem
+    elif abs(float(weights.sum()) - 1.0) > WEIGHT_SUM_TOLERANCE:
         return f"weights sum to {float(weights.sum())!r}, not 1"
     if np.any(np.abs(means) > MAX_MAGNITUDE):
         return f"means reach {float(np.max(np.abs(means))):.3g}, beyond {MAX_MAGNITUDE:.0e}"

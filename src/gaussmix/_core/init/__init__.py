@@ -22,6 +22,9 @@ same parameters, up to the rounding of sums taken in another order:
   :data:`~gaussmix._core.hc.HC_SAMPLE_ROWS` rows gathered with ``take`` (see
   :mod:`gaussmix._core.hc`).
 
+A noise component's start (:func:`noise_start`) marks its initial rows on the
+'hc' sample too.
+
 'random_from_data', 'k-means++' and 'random' reproduce scikit-learn's
 GaussianMixture start on any data; so
 does 'kmeans' up to ``KMEANS_SAMPLE_ROWS`` rows. The start's statistics, through
@@ -38,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from ..covariance import Covariance
-from ..hc import hc_initial_stats
+from ..hc import hc_initial_stats, hc_sample_index
+from ..noise import initial_noise, initial_share
 from ..parallel import single_threaded_blas
 from ..stats import Stats
 from .draws import UniformResponsibilities, distinct_rows
@@ -56,7 +60,9 @@ __all__ = [
     "KMEANS_FULL_STEPS",
     "KMEANS_MAX_ITER",
     "KMEANS_SAMPLE_ROWS",
+    "hc_sample",
     "initial_stats",
+    "noise_start",
     "seed_stats",
 ]
 
@@ -89,11 +95,23 @@ def _random(rows: Any, K: int, rng: np.random.RandomState, cov: Covariance) -> S
     return rows.soft_stats(UniformResponsibilities(rng, rows.n_rows, K), cov)
 
 
-def _hc(rows: Any, K: int, rng: np.random.RandomState, cov: Covariance) -> Stats:
-    def take(index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        return rows.take(np.arange(rows.n_rows) if index is None else index)
+def hc_sample(
+    rows: Any, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The rows 'hc' runs on: their positions (m,), the rows (m, d) and weights (m,) or None.
 
-    return hc_initial_stats(take, rows.n_rows, K, rng, cov)
+    Every row up to :data:`~gaussmix._core.hc.HC_SAMPLE_ROWS`, else the sample
+    :func:`~gaussmix._core.hc.hc_sample_index` draws, gathered with ``take``, so
+    every row source gives the same start.
+    """
+    index = hc_sample_index(rows.n_rows, rng)
+    index = np.arange(rows.n_rows) if index is None else index
+    return (index, *rows.take(index))
+
+
+def _hc(rows: Any, K: int, rng: np.random.RandomState, cov: Covariance) -> Stats:
+    _, X, w = hc_sample(rows, rng)
+    return hc_initial_stats(X, w, K, cov)
 
 
 _METHODS: dict[str, Callable[[Any, int, np.random.RandomState, Covariance], Stats]] = {
@@ -135,3 +153,39 @@ def initial_stats(
     # in-memory passes run their chunks on gaussmix's own threads instead).
     with single_threaded_blas():
         return make(rows, n_components, rng, cov)
+
+
+def noise_start(
+    rows: Any,
+    noise_rows: np.ndarray | None,
+    n_components: int,
+    method: str,
+    rng: np.random.RandomState,
+    cov: Covariance,
+) -> tuple[float, Stats | None]:
+    """A noise component's start: π₀, and for 'hc' the Gaussians' initial statistics.
+
+    The initial noise rows are judged on the 'hc' sample (:func:`hc_sample`):
+    ``noise_rows`` (a mask over every row, the user's) or, for None, those
+    :func:`~gaussmix._core.noise.initial_noise` finds there. π₀ starts at their
+    share (:func:`~gaussmix._core.noise.initial_share`). With 'hc' the tree is
+    built from the sample without them, as in mclust; other methods place every
+    row (None: :func:`initial_stats` gives their start).
+
+    Parameters
+    ----------
+    rows : Rows
+    noise_rows : ndarray of shape (n,), bool, or None
+    n_components : int
+    method : str
+    rng : RandomState
+    cov : Covariance
+    """
+    index, X, w = hc_sample(rows, rng)
+    marked = initial_noise(X, w) if noise_rows is None else noise_rows[index]
+    share = initial_share(marked, w)
+    if method != "hc":
+        return share, None
+    kept = np.where(marked, 0.0, 1.0 if w is None else w)
+    with single_threaded_blas():
+        return share, hc_initial_stats(X, kept, n_components, cov)
