@@ -340,3 +340,16 @@ def test_select_counts_the_noise(data):
     for record in result.records:
         gaussians = get_covariance("tied").n_parameters(record["n_components"], 2)
         assert record["n_parameters"] == gaussians + 2
+
+
+def test_gaussian_only_tools_refuse_a_noise_model(fitted, data):
+    X, _ = data
+    plain = GaussianMixture(3, covariance_type="tied", random_state=0).fit(X)
+    with pytest.raises(ValueError, match="noise component"):
+        fitted.marginal([0])
+    with pytest.raises(ValueError, match="noise component"):
+        fitted.condition([0], X[:3, :1])
+    with pytest.raises(ValueError, match="noise component"):
+        gaussmix.merge_components(fitted, X)
+    with pytest.raises(ValueError, match="noise component"):
+        gaussmix.kl_divergence(fitted, plain)

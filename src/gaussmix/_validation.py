@@ -142,3 +142,16 @@ def warn_if_regularization_dominates(
             UserWarning,
             stacklevel=stacklevel + 1,
         )
+
+
+def check_no_noise(model: Any, what: str) -> None:
+    """Raise a ValueError if ``model`` has a noise component, which ``what`` does not handle.
+
+    Marginals, conditionals, divergences and merges are written for Gaussian
+    mixtures; a uniform noise component has no closed forms there.
+    """
+    if "noise_weight_" in getattr(model, "__dict__", {}):
+        raise ValueError(
+            f"{what} is defined for Gaussian mixtures, and this model has a noise component "
+            "(it was fitted with noise=...). Fit it with noise=False for this."
+        )

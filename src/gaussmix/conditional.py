@@ -43,7 +43,7 @@ from ._core.covariance import COVARIANCE_TYPES, FORMS, Covariance, Params, get_c
 from ._estimator import FittedState
 from ._input import Request, as_array
 from ._tensors import like, tensor_of, to_numpy
-from ._validation import check_number
+from ._validation import check_no_noise, check_number
 
 __all__ = ["ConditionalMixture", "condition", "marginal"]
 
@@ -174,6 +174,7 @@ def _check_values(values: Any, n_columns: int, name: str) -> np.ndarray:
 def marginal(model: Any, features: Any) -> Any:
     """The mixture of ``features`` (see :meth:`gaussmix.GaussianMixture.marginal`)."""
     check_is_fitted(model)
+    check_no_noise(model, "marginal()")
     indices = feature_indices(model, features)
     cov = get_covariance(model.covariance_type)
     K, d = model.means_.shape
@@ -187,6 +188,7 @@ def marginal(model: Any, features: Any) -> Any:
 def condition(model: Any, features: Any, values: Any) -> ConditionalMixture:
     """Conditionals given ``values`` (see :meth:`gaussmix.GaussianMixture.condition`)."""
     check_is_fitted(model)
+    check_no_noise(model, "condition()")
     given = feature_indices(model, features)
     K, d = model.means_.shape
     others = np.setdiff1d(np.arange(d), given)

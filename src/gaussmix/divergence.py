@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._core import divergence as core
 from ._core.covariance import DensityForm, get_covariance
-from ._validation import check_choice, check_number
+from ._validation import check_choice, check_no_noise, check_number
 
 __all__ = ["bhattacharyya_distance", "entropy", "hellinger_distance", "kl_divergence"]
 
@@ -71,6 +71,7 @@ def _mixture(model: Any, name: str) -> _Mixture:
             f"got {type(model).__name__}."
         )
     check_is_fitted(model, needed[:-1])
+    check_no_noise(model, "A divergence")
     form = get_covariance(model.covariance_type).form
     weights = np.asarray(model.weights_, dtype=np.float64)
     means = np.asarray(model.means_, dtype=np.float64)

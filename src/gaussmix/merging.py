@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._core.combine import Hierarchy, elbow, entropy_hierarchy
 from ._core.covariance import get_covariance
 from ._input import check_sample_weight
-from ._validation import check_number
+from ._validation import check_no_noise, check_number
 from .conditional import derived_model, fitted_from
 
 __all__ = ["MergedComponents", "merge_components"]
@@ -57,6 +57,7 @@ def merge_components(
     MergedComponents
     """
     check_is_fitted(model)
+    check_no_noise(model, "merge_components()")
     K = model.weights_.shape[0]
     if n_clusters is not None:
         check_number("n_clusters", n_clusters, integer=True, low=1)
