@@ -593,3 +593,31 @@ def test_select_mclust_family_starts_from_hc(files, tmp_path, capsys):
     argv = ["fit", files["csv"], "-k", "2", "-c", "mclust", "--init-params", "kmeans"]
     code, out, _ = run([*argv, "-o", tmp_path / "fit.gmm", "--seed", "0"], capsys)
     assert code == 0 and load(tmp_path / "fit.gmm").init_params == "kmeans"
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_noise_option_fits_and_predicts_noise(files, tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    X = np.load(files["npy"])
+    scattered = np.vstack([X, rng.uniform(X.min(0), X.max(0), size=(40, 2))])
+    data = tmp_path / "scattered.csv"
+    np.savetxt(data, scattered, delimiter=",", header="eruptions,waiting", comments="")
+    model = tmp_path / "noise.gmm"
+    argv = ["fit", data, "-k", "3", "-c", "tied", "--noise", "--seed", "0", "-o", model]
+    assert run(argv, capsys)[0] == 0
+    fitted = load(model)
+    assert fitted.noise is True and 0 < fitted.noise_weight_ < 0.5
+    labels = tmp_path / "labels.csv"
+    assert run(["predict", model, data, "-o", labels], capsys)[0] == 0
+    written = np.loadtxt(labels, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(written, fitted.predict(scattered))
+    assert (written == -1).any()
+    code, out, _ = run(["predict", model, data, "--proba", "--json"], capsys)
+    assert code == 0 and np.asarray(json.loads(out)["proba"]).shape == (len(scattered), 4)
+    from gaussmix._core.covariance import get_covariance
+
+    argv = ["select", data, "--k-range", "2..3", "-c", "tied", "--noise", "--json"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    for r in json.loads(out)["candidates"]:
+        assert r["n_parameters"] == get_covariance("tied").n_parameters(r["n_components"], 2) + 2

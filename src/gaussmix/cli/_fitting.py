@@ -154,12 +154,19 @@ def estimator_kwargs(
     init_params: str | None,
     device: str | None,
     missing: str | None,
+    noise: bool = False,
 ) -> dict[str, Any]:
     """GaussianMixture's keyword arguments from the fitting options `fit` and `select` share.
 
-    An option left out (None) is not passed, so GaussianMixture's default applies.
+    An option left out (None, or ``--noise`` not given) is not passed, so
+    GaussianMixture's default applies.
     """
-    optional = {"init_params": init_params, "device": device, "missing": missing}
+    optional = {
+        "init_params": init_params,
+        "device": device,
+        "missing": missing,
+        "noise": noise or None,
+    }
     return {
         "max_iter": max_iter,
         "tol": tol,

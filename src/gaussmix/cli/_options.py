@@ -21,6 +21,9 @@ DATA = typer.Argument(..., metavar="DATA", help="CSV/TSV, Parquet or .npy data f
 MODEL = typer.Argument(..., metavar="MODEL", help="A gaussmix model file.")
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
 QUIET = typer.Option(False, "-q", "--quiet", help="No progress bar, notes or warnings.")
+NOISE = typer.Option(
+    False, "--noise", help="Add a uniform noise component (mclust's): outliers are labelled -1."
+)
 COLUMNS = typer.Option(
     None,
     "--columns",

@@ -30,6 +30,7 @@ def fit(
     jobs: int | None = _options.JOBS,
     seed: int | None = _options.SEED,
     device: str | None = _options.DEVICE,
+    noise: bool = _options.NOISE,
     as_json: bool = _options.JSON,
     quiet: bool = _options.QUIET,
 ) -> None:
@@ -68,7 +69,7 @@ def fit(
     check_device(device)
     single = None if k is None else [k]
     asked = single or parse_k_range(DEFAULT_K_RANGE if k_range is None else k_range)
-    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device, missing)
+    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device, missing, noise)
     types, gm_kwargs = covariance_types(covariance_type, k is not None, gm_kwargs)
     data_file = open_data(data, columns)
     X = fit_input(data_file)

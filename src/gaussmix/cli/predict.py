@@ -14,13 +14,15 @@ def predict(
         "Write here (.csv, .tsv, .npy, .parquet); default stdout."
     ),
     proba: bool = typer.Option(
-        False, "--proba", help="Component probabilities instead of labels."
+        False,
+        "--proba",
+        help="Component probabilities instead of labels (a noise component's last).",
     ),
     columns: list[str] | None = _options.COLUMNS,
     as_json: bool = _options.JSON,
     quiet: bool = _options.QUIET,
 ) -> None:
-    """Label each row of DATA with its most probable component.
+    """Label each row of DATA with its most probable component (-1: noise).
 
     With --proba, write every component's probability instead. When DATA
     has a header, the model's columns are picked by name.
@@ -48,6 +50,8 @@ def predict(
         raise CliError(f"{data}: no rows of data")
     result = np.concatenate(parts)
     names = [f"p{k}" for k in range(model.n_components)] if proba else ["component"]
+    if proba and result.shape[1] > model.n_components:  # the noise component's, last
+        names.append("p_noise")
     if output is None and as_json:
         print_json({"proba" if proba else "labels": result})
         return
