@@ -22,9 +22,10 @@ def predict(
     as_json: bool = _options.JSON,
     quiet: bool = _options.QUIET,
 ) -> None:
-    """Label each row of DATA with its most probable component (-1: noise).
+    """Label each row of DATA with its most probable component.
 
-    With --proba, write every component's probability instead. When DATA
+    A noise component's rows are labelled -1. With --proba, write every
+    component's probability instead (a noise component's last). When DATA
     has a header, the model's columns are picked by name.
     """
     import sys
