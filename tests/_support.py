@@ -142,3 +142,26 @@ def fitted_mixture(params: Params, covariance_type: str) -> Any:
     state = FittedState(params, covariance_type, d, None, True, 0, 0.0, [], None)
     settings = {"n_components": K, "covariance_type": covariance_type}
     return GaussianMixture._from_state(settings, state)
+
+
+def row_source(kind: str, X: np.ndarray, tmp_path: Any) -> Any:
+    """X as the row source ``kind``: 'numpy', 'float32', 'scan' (a .npy file), 'dask', 'torch'.
+
+    Skips the test when the source's library is missing.
+    """
+    import pytest
+
+    if kind == "numpy":
+        return X
+    if kind == "float32":
+        return X.astype(np.float32)
+    if kind == "scan":
+        import gaussmix
+
+        np.save(tmp_path / "x.npy", X)
+        return gaussmix.scan(tmp_path / "x.npy", chunk_rows=97)
+    if kind == "dask":
+        da = pytest.importorskip("dask.array")
+        return da.from_array(X, chunks=(113, X.shape[1]))
+    torch = pytest.importorskip("torch")
+    return torch.from_numpy(X)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gaussmix
-from _support import assert_close, blobs
+from _support import assert_close, blobs, row_source
 from gaussmix import GaussianMixture
 from gaussmix._core import hc
 from gaussmix._core.hc import hc_tree, partition, svd_transform
@@ -249,21 +249,6 @@ def test_select_with_hc_finds_mclusts_old_faithful_answer():
 
 
 # -- the same start on every row source ------------------------------------------------
-def _source(kind: str, X: np.ndarray, tmp_path):
-    if kind == "numpy":
-        return X
-    if kind == "float32":
-        return X.astype(np.float32)
-    if kind == "scan":
-        np.save(tmp_path / "x.npy", X)
-        return gaussmix.scan(tmp_path / "x.npy", chunk_rows=97)
-    if kind == "dask":
-        da = pytest.importorskip("dask.array")
-        return da.from_array(X, chunks=(113, X.shape[1]))
-    torch = pytest.importorskip("torch")
-    return torch.from_numpy(X)
-
-
 @pytest.mark.parametrize("n", [240, 700], ids=["all-rows", "sampled"])
 @pytest.mark.parametrize("kind", ["float32", "scan", "dask", "torch"])
 def test_every_row_source_gives_the_same_start(monkeypatch, tmp_path, kind, n):
@@ -279,7 +264,7 @@ def test_every_row_source_gives_the_same_start(monkeypatch, tmp_path, kind, n):
         kw = dict(init_params="hc", max_iter=0, random_state=5, covariance_type="full")
         ref = GaussianMixture(3, **kw).fit(X, sample_weight=weights)
         with dask.config.set(scheduler="synchronous"):
-            gm = GaussianMixture(3, **kw).fit(_source(kind, X, tmp_path), sample_weight=weights)
+            gm = GaussianMixture(3, **kw).fit(row_source(kind, X, tmp_path), sample_weight=weights)
         assert_close(gm.weights_, ref.weights_, rtol=1e-12)
         np.testing.assert_allclose(gm.means_, ref.means_, rtol=0, atol=1e-12 * np.abs(X).max())
         np.testing.assert_allclose(gm.covariances_, ref.covariances_, rtol=1e-10, atol=1e-12)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gaussmix
-from _support import blobs
+from _support import blobs, row_source
 from gaussmix import GaussianMixture
 from gaussmix._core import hc
 from gaussmix._core.covariance import get_covariance
@@ -215,17 +215,6 @@ def test_integer_weights_equal_repeated_rows(data):
     np.testing.assert_allclose(a.noise_hypervolume_, b.noise_hypervolume_, rtol=1e-12)
 
 
-def _source(kind: str, X: np.ndarray, tmp_path):
-    if kind == "scan":
-        np.save(tmp_path / "x.npy", X)
-        return gaussmix.scan(tmp_path / "x.npy", chunk_rows=97)
-    if kind == "dask":
-        da = pytest.importorskip("dask.array")
-        return da.from_array(X, chunks=(113, X.shape[1]))
-    torch = pytest.importorskip("torch")
-    return torch.from_numpy(X)
-
-
 @pytest.mark.parametrize("n_out", [60, 600], ids=["all-rows", "sampled"])
 @pytest.mark.parametrize("kind", ["scan", "dask", "torch"])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -241,7 +230,7 @@ def test_every_row_source_fits_the_same_noise(monkeypatch, tmp_path, kind, n_out
     )
     ref = GaussianMixture(3, **kw).fit(X)
     with dask.config.set(scheduler="synchronous"):
-        source = _source(kind, X, tmp_path)
+        source = row_source(kind, X, tmp_path)
         gm = GaussianMixture(3, **kw).fit(source)
         labels = np.asarray(gm.predict(source))
         proba = gm.predict_proba(source)
