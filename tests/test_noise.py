@@ -216,13 +216,14 @@ def test_integer_weights_equal_repeated_rows(data):
 
 
 @pytest.mark.parametrize("n_out", [60, 600], ids=["all-rows", "sampled"])
-@pytest.mark.parametrize("kind", ["scan", "dask", "torch"])
+@pytest.mark.parametrize("kind", ["scan", "dask", "torch", "torch-kernels"])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_every_row_source_fits_the_same_noise(monkeypatch, tmp_path, kind, n_out):
     pytest.importorskip("dask")
     import dask
 
     monkeypatch.setattr(hc, "HC_SAMPLE_ROWS", 300)
+    kind = _torch_kernels_on_cpu(monkeypatch, kind)
     X, _ = _with_outliers(n_out)
     # 30 EM steps from the same start: every path takes the same ones.
     kw = dict(
@@ -241,6 +242,39 @@ def test_every_row_source_fits_the_same_noise(monkeypatch, tmp_path, kind, n_out
     np.testing.assert_array_equal(labels, ref.predict(X))
     np.testing.assert_allclose(proba, ref.predict_proba(X), atol=1e-6)
     assert proba.shape[1] == 4
+
+
+def _torch_kernels_on_cpu(monkeypatch, kind):
+    """'torch-kernels': CPU tensors through the torch kernels (a GPU's path), not NumPy's."""
+    if kind != "torch-kernels":
+        return kind
+    pytest.importorskip("torch")
+    from gaussmix.backends import torch as torch_backend
+
+    monkeypatch.setattr(torch_backend, "CPU_KERNELS", "torch")
+    return "torch"
+
+
+@pytest.mark.parametrize("kind", ["float32", "torch-kernels"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_float32_rows_see_the_same_noise(monkeypatch, tmp_path, kind, fitted, data):
+    """float32 rows (NumPy's kernels, and torch's): the noise column in their E-step too."""
+    X, _ = data
+    kind = _torch_kernels_on_cpu(monkeypatch, kind)
+    source = row_source(kind, X, tmp_path)
+    if kind == "torch":
+        source = source.float()
+    score = np.asarray(fitted.score_samples(source), dtype=np.float64)
+    np.testing.assert_allclose(score, fitted.score_samples(X), rtol=1e-5, atol=1e-5)
+    proba = fitted.predict_proba(source)
+    proba = proba.numpy() if hasattr(proba, "numpy") else proba
+    assert proba.shape == (X.shape[0], 4)
+    np.testing.assert_allclose(proba, fitted.predict_proba(X), atol=1e-4)
+    # One E-step's statistics: the Gaussians' mass leaves the noise its share.
+    refit = GaussianMixture(**fitted.get_params()).set_params(max_iter=1).fit(X)
+    narrow = GaussianMixture(**fitted.get_params()).set_params(max_iter=1).fit(source)
+    assert narrow.noise_weight_ == pytest.approx(refit.noise_weight_, abs=1e-5)
+    assert narrow.noise_hypervolume_ == pytest.approx(refit.noise_hypervolume_, rel=1e-5)
 
 
 def test_missing_values_use_the_observed_coordinates(data):
