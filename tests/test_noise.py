@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gaussmix
-from _support import blobs, row_source
+from _support import assert_close, blobs, row_source
 from gaussmix import GaussianMixture
 from gaussmix._core import hc
 from gaussmix._core.covariance import get_covariance
@@ -153,7 +153,7 @@ def test_initial_noise_mask_or_indices(data):
     # 'hc' leaves the initial noise out of the tree: the start is the tree of the others.
     clean = GaussianMixture(3, init_params="hc", max_iter=0).fit(X[~outliers])
     np.testing.assert_allclose(by_mask.means_, clean.means_, atol=1e-12)
-    np.testing.assert_allclose(by_mask.weights_, clean.weights_ * (1 - outliers.mean()))
+    assert_close(by_mask.weights_, clean.weights_ * (1 - outliers.mean()))
 
 
 @pytest.mark.parametrize(
@@ -210,9 +210,9 @@ def test_integer_weights_equal_repeated_rows(data):
     a = GaussianMixture(3, noise=np.flatnonzero(outliers), **kw).fit(X, sample_weight=counts)
     rows = np.flatnonzero(np.repeat(outliers, counts))
     b = GaussianMixture(3, noise=rows, **kw).fit(repeated)
-    np.testing.assert_allclose(a.noise_weight_, b.noise_weight_, rtol=1e-8)
-    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-8)
-    np.testing.assert_allclose(a.noise_hypervolume_, b.noise_hypervolume_, rtol=1e-12)
+    assert_close(a.noise_weight_, b.noise_weight_, rtol=1e-8)
+    assert_close(a.means_, b.means_, rtol=1e-8)
+    assert_close(a.noise_hypervolume_, b.noise_hypervolume_, rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_out", [60, 600], ids=["all-rows", "sampled"])
@@ -287,8 +287,8 @@ def test_missing_values_use_the_observed_coordinates(data):
         gm.fit(holes)
     np.testing.assert_array_equal(gm.noise_axes_, np.eye(2))  # the box along the data's axes
     observed = X[~np.isnan(holes[:, 1]), :]
-    np.testing.assert_allclose(gm.noise_box_[:, 0], [X[:, 0].min(), X[:, 0].max()])
-    np.testing.assert_allclose(gm.noise_box_[:, 1], [observed[:, 1].min(), observed[:, 1].max()])
+    assert_close(gm.noise_box_[:, 0], [X[:, 0].min(), X[:, 0].max()])
+    assert_close(gm.noise_box_[:, 1], [observed[:, 1].min(), observed[:, 1].max()])
     # A row missing its second value: π₀ / (its first side) joins its Gaussian marginals.
     row = holes[7]
     from scipy.stats import norm
@@ -376,3 +376,25 @@ def test_gaussian_only_tools_refuse_a_noise_model(fitted, data):
         gaussmix.merge_components(fitted, X)
     with pytest.raises(ValueError, match="noise component"):
         gaussmix.kl_divergence(fitted, plain)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fix_holds_the_gaussians_relative_weights_and_the_means(data):
+    """fix= with a noise component: held weights are the Gaussians' shares of 1 - π₀."""
+    X, _ = data
+    kw = dict(covariance_type="tied", init_params="hc", noise=True, tol=1e-8, max_iter=500)
+    relative = np.array([0.5, 0.3, 0.2])
+    gm = GaussianMixture(3, fix="weights", weights_init=relative, **kw).fit(X)
+    assert 0.05 < gm.noise_weight_ < 0.5
+    assert_close(gm.weights_ / gm.weights_.sum(), relative, rtol=1e-12)
+    assert_close(gm.weights_.sum() + gm.noise_weight_, 1.0, rtol=1e-12)
+    bounds = np.asarray(gm.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    # Held again from the fitted model (warm start): the shares stay.
+    gm.set_params(warm_start=True, weights_init=None).fit(X)
+    assert_close(gm.weights_ / gm.weights_.sum(), relative, rtol=1e-12)
+    assert_close(gm.weights_.sum() + gm.noise_weight_, 1.0, rtol=1e-12)
+    free = GaussianMixture(3, **kw).fit(X)
+    held = GaussianMixture(3, fix="means", means_init=free.means_ + 0.5, **kw).fit(X)
+    np.testing.assert_array_equal(held.means_, free.means_ + 0.5)
+    assert 0.05 < held.noise_weight_ < 0.5

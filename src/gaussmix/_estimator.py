@@ -987,7 +987,7 @@ def _held(model: GaussianMixture, init: _Init | None, warm: bool) -> Fixed | Non
     covariances: np.ndarray | None
     chol: np.ndarray | None
     if warm or init is None:
-        weights, means, covariances, chol = model._params
+        weights, means, covariances, chol = model._params[:4]  # (a noise's weight is EM's)
     else:
         weights, means = init.weights, init.means
         covariances, chol = init.covariances, init.precisions_cholesky
