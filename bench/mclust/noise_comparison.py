@@ -126,6 +126,10 @@ def _agreement(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
+    sys.path.insert(0, str(HERE.parent))
+    from machine import header
+
+    print(header(), flush=True)
     if shutil.which("Rscript") is None:
         sys.exit("Rscript not found: this comparison needs R with the mclust package.")
     with tempfile.TemporaryDirectory() as tmp:
