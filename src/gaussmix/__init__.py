@@ -16,6 +16,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._compat import gmm_em
+    from ._core.covariance import MCLUST_NAMES
     from ._estimator import GaussianMixture
     from .divergence import bhattacharyya_distance, entropy, hellinger_distance, kl_divergence
     from .io import ModelFileError, load
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .select import SelectionResult, select
 
 __all__ = [
+    "MCLUST_NAMES",
     "GaussianMixture",
     "GaussianMixtureRegressor",
     "MergedComponents",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "MCLUST_NAMES": "._core.covariance",
     "GaussianMixture": "._estimator",
     "GaussianMixtureRegressor": ".regression",
     "MergedComponents": ".merging",

@@ -69,10 +69,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Number of mixture components K.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    covariance_type : str, default='full'
         'full': each component has its own covariance matrix; 'tied': all share
         one; 'diag': each has its own diagonal covariance; 'spherical': each has
-        its own single variance.
+        its own single variance. Or one of mclust's fourteen models Σ_k =
+        λ_k D_k A_k D_kᵀ (volume λ, shape A, orientation D, each Equal across
+        components, Variable, or the Identity): 'EII', 'VII', 'EEI', 'VEI', 'EVI',
+        'VVI', 'EEE', 'VEE', 'EVE', 'VVE', 'EEV', 'VEV', 'EVV', 'VVV', of which
+        'VII', 'VVI', 'EEE' and 'VVV' are 'spherical', 'diag', 'tied' and 'full'
+        (the same model under either name). ``covariances_`` has the shape of the
+        model's form: (K,) for EII and VII (EII's values equal), (K, d) for EEI,
+        VEI, EVI and VVI (EEI's rows equal), (d, d) for EEE, (K, d, d) for the
+        others. Free parameters (for ``bic``) are counted as mclust counts them.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean log-likelihood.
     reg_covar : float, default=1e-6
@@ -101,8 +109,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     weights_init : array-like of shape (K,), optional
     means_init : array-like of shape (K, d), optional
     precisions_init : array-like, optional
-        Shape (K, d, d) for 'full', (d, d) for 'tied', (K, d) for 'diag', (K,) for
-        'spherical'.
+        The shape of ``covariances_`` (see ``covariance_type``): (K, d, d) for
+        'full', (d, d) for 'tied', (K, d) for 'diag', (K,) for 'spherical'.
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
         If True, each ``fit`` starts from the previous solution (``n_init`` is ignored).
@@ -541,7 +549,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         batch = rows.expectation(params, cov)
         step = step_size(t, self.learning_decay, self.learning_offset)
         running = stepwise_update(running, batch, step, cov.form)
-        new_params = m_step(running, cov, self.reg_covar, fixed)
+        new_params = m_step(running, cov, self.reg_covar, fixed, params.covariances)
         bound = batch.log_likelihood / batch.total_weight
         bounds = [*(self.lower_bounds_ if t else []), bound]
         # Nothing failed: the model changes now, all at once.

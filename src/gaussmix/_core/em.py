@@ -17,7 +17,10 @@ it instead of failing:
   log-likelihood; several collapsed components get distinct rows), found through
   the rows object's ``worst_explained`` hook, so this loop never sees rows;
 - its covariance becomes the data's overall covariance (from the statistics)
-  divided by K, plus ``reg_covar``; its weight becomes 1/K (the others shrink);
+  divided by K, plus ``reg_covar``, where each component's covariance is free of
+  the others' (VII, VVI, VVV); in the other models, whose components share their
+  volume, shape or orientation, a copy of the heaviest kept component's, which
+  keeps the constraint; its weight becomes 1/K (the others shrink);
 - after ``MAX_RESEEDS`` re-seeds, a component that collapses again is *dropped*:
   it keeps its place (arrays keep n_components rows) with weight exactly 0, the
   data's mean and that covariance, so no row is ever assigned to it.
@@ -136,7 +139,13 @@ class Fixed(NamedTuple):
         return Params(weights, means, self.covariances, self.precisions_cholesky)
 
 
-def m_step(stats: Stats, cov: Covariance, reg_covar: float, fixed: Fixed | None = None) -> Params:
+def m_step(
+    stats: Stats,
+    cov: Covariance,
+    reg_covar: float,
+    fixed: Fixed | None = None,
+    start: np.ndarray | None = None,
+) -> Params:
     """Maximum-likelihood parameters from merged statistics (pure).
 
     Parameters
@@ -145,9 +154,11 @@ def m_step(stats: Stats, cov: Covariance, reg_covar: float, fixed: Fixed | None 
         Statistics of all rows.
     cov : Covariance
     reg_covar : float
-        Added to the diagonal of every covariance.
+        Added to the diagonal of every covariance (keeping the model's constraint).
     fixed : Fixed, optional
         Parameters held at given values; the others are estimated given them.
+    start : ndarray, optional
+        The previous covariances, where iterative M-steps start.
 
     Raises
     ------
@@ -163,7 +174,7 @@ def m_step(stats: Stats, cov: Covariance, reg_covar: float, fixed: Fixed | None 
         covariances, prec_chol = fixed.covariances, fixed.precisions_cholesky
     else:
         about = stats if fixed.means is None else recentred(stats, fixed.means, cov.form)
-        covariances = cov.covariances_from_stats(about, reg_covar)
+        covariances = cov.covariances_from_stats(about, reg_covar, start)
         prec_chol = cov.form.cholesky_precisions(covariances)
     return fixed.apply(Params(weights, stats.means.copy(), covariances, prec_chol))
 
@@ -213,10 +224,19 @@ class Reseeder:
         self.n_reseeds = 0
         self.n_changes = 0  # re-seeds and drops: each restarts the monotonicity check
 
-    def m_step(self, stats: Stats, cov: Covariance, reg_covar: float) -> Params:
+    def m_step(
+        self,
+        stats: Stats,
+        cov: Covariance,
+        reg_covar: float,
+        start: np.ndarray | None = None,
+    ) -> Params:
         """:func:`m_step`, re-seeding or dropping collapsed components.
 
-        Identical to :func:`m_step` when no component collapses.
+        Identical to :func:`m_step` when no component collapses. A replaced
+        component's covariance keeps the model's constraint: the broad covariance
+        where each component's covariance is free of the others' (VII, VVI, VVV),
+        otherwise a copy of the heaviest kept component's.
 
         Raises
         ------
@@ -226,13 +246,13 @@ class Reseeder:
         collapsed = stats.mass < MIN_MASS_FRACTION * stats.total_weight
         if not (collapsed.any() or self.dropped.any()):
             try:
-                return m_step(stats, cov, reg_covar)
+                return m_step(stats, cov, reg_covar, start=start)
             except IllConditionedError:
                 pass
         K = stats.mass.shape[0]
         weights = (stats.mass + _TINY_MASS) / (stats.mass + _TINY_MASS).sum()
         means = stats.means.copy()
-        covariances = cov.covariances_from_stats(stats, reg_covar)
+        covariances = cov.covariances_from_stats(stats, reg_covar, start)
         collapsed = (collapsed | self._singular(cov, covariances)) & ~self.dropped
         reseed = collapsed & (self.counts < self.max_reseeds)
         self.dropped |= collapsed & ~reseed
@@ -246,7 +266,11 @@ class Reseeder:
         mean, overall = _overall(stats, cov)
         replace = collapsed | self.dropped
         means[replace] = mean
-        if cov.form.per_component:
+        kept = ~replace
+        if cov.form.per_component and not cov.independent and kept.any():
+            heaviest = np.flatnonzero(kept)[np.argmax(stats.mass[kept])]
+            covariances[replace] = covariances[heaviest]
+        elif cov.form.per_component:
             seed_cov = cov.form.regularize(overall / K, reg_covar)
             if self._singular(cov, seed_cov).any():
                 raise _Unrecoverable(
@@ -376,11 +400,11 @@ def run_em(
         lower_bound = new_bound
         lower_bounds.append(new_bound)
         if reseeder is None:
-            new = m_step(stats, cov, reg_covar, fixed)
+            new = m_step(stats, cov, reg_covar, fixed, params.covariances)
             changed = False
         else:
             before = reseeder.n_changes
-            new = reseeder.m_step(stats, cov, reg_covar)
+            new = reseeder.m_step(stats, cov, reg_covar, params.covariances)
             changed = reseeder.n_changes > before
         previous, params = params, with_noise(new, stats, params.noise)
         if on_iteration is not None:

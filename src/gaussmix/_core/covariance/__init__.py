@@ -1,9 +1,10 @@
 """The model registry: every fact about a covariance model, in one place.
 
 A *covariance model* (:mod:`.models`) is the constraint the components'
-covariances obey (scikit-learn's 'full', 'tied', 'diag' and 'spherical'): its
-M-step, its number of free parameters and the check of its constraint. Each
-model has a *density form* (:mod:`.forms`: 'spherical', 'diagonal', 'full' or
+covariances obey (mclust's fourteen, EII ... VVV, of which scikit-learn's 'full',
+'tied', 'diag' and 'spherical' are four): its M-step (:mod:`.solvers` for the
+iterative ones), its number of free parameters, the check of its constraint and
+Each model has a *density form* (:mod:`.forms`: 'spherical', 'diagonal', 'full' or
 'shared'), which owns how the covariances are stored, factored, merged and used
 in densities. Backends key their E-step kernels by the form's name, so adding a
 model of an existing form touches only this package, and no code outside it
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .forms import FORMS, DensityForm, IllConditionedError
-from .models import Covariance, DiagModel, FullModel, SphericalModel, TiedModel
+from .models import MODELS, Covariance
 from .params import Params, params_problem
 
 __all__ = [
@@ -33,20 +34,19 @@ __all__ = [
     "params_problem",
 ]
 
-COVARIANCE_TYPES: dict[str, Covariance] = {
-    m.name: m for m in (FullModel(), TiedModel(), DiagModel(), SphericalModel())
-}
-"""The models by their canonical names, in the order they are listed to users."""
+_SKLEARN_ORDER = ("full", "tied", "diag", "spherical")
 
-_MCLUST_ORDER = (
-    *("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE"),
-    *("VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"),
-)  # mclust's order of its fourteen models
-MCLUST_NAMES: tuple[str, ...] = tuple(
-    sorted((m.mclust_name for m in COVARIANCE_TYPES.values()), key=_MCLUST_ORDER.index)
-)
-"""mclust's names of the registered models, in mclust's order; each is a valid
-``covariance_type``."""
+COVARIANCE_TYPES: dict[str, Covariance] = {
+    m.name: m
+    for m in sorted(
+        MODELS, key=lambda m: _SKLEARN_ORDER.index(m.name) if m.name in _SKLEARN_ORDER else 4
+    )
+}
+"""The models by their canonical names, in the order they are listed to users:
+scikit-learn's four, then mclust's other ten in mclust's order."""
+
+MCLUST_NAMES: tuple[str, ...] = tuple(m.mclust_name for m in MODELS)
+"""mclust's fourteen model names in mclust's order; each is a valid ``covariance_type``."""
 
 
 class Family(NamedTuple):

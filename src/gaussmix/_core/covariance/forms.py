@@ -110,6 +110,19 @@ class DensityForm:
         """The scatter of all components taken together, shape ``shape(1, d)``."""
         return scatter.sum(axis=0)[None]
 
+    def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
+        """Σ_k coef_k I reduced to this form's scatter shape.
+
+        ``scatter + identity_scatter(reg_covar * mass, d)`` is the scatter of the same
+        rows with ``reg_covar`` added to every covariance's diagonal: an M-step on it
+        adds ``reg_covar`` to the variances and keeps every model's constraint.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (K,)
+        """
+        raise NotImplementedError
+
     def scatter_about(self, X: np.ndarray, rw: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """Σ_i rw_ik (x_i - c_k)(x_i - c_k)ᵀ in this form's scatter shape (reference kernel).
 
@@ -289,6 +302,9 @@ class Spherical(DensityForm):
     def correction(self, coef: Any, delta: Any) -> Any:
         return coef * (delta * delta).sum(axis=1)
 
+    def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
+        return coef * n_features
+
     def reduce_scatter(self, second: Any) -> Any:
         return second.sum(axis=1)
 
@@ -321,6 +337,9 @@ class Diagonal(DensityForm):
 
     def correction(self, coef: Any, delta: Any) -> Any:
         return coef[:, None] * delta * delta
+
+    def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
+        return np.repeat(coef[:, None], n_features, axis=1)
 
     def variances(self, covariances: np.ndarray, n_features: int) -> np.ndarray:
         return covariances
@@ -418,6 +437,9 @@ class Full(_Matrix):
     def correction(self, coef: Any, delta: Any) -> Any:
         return coef[:, None, None] * delta[:, :, None] * delta[:, None, :]
 
+    def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
+        return coef[:, None, None] * np.eye(n_features)
+
     def variances(self, covariances: np.ndarray, n_features: int) -> np.ndarray:
         return np.diagonal(covariances, axis1=-2, axis2=-1)
 
@@ -452,6 +474,9 @@ class Shared(_Matrix):
 
     def correction(self, coef: Any, delta: Any) -> Any:
         return (delta * coef[:, None]).T @ delta
+
+    def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
+        return coef.sum() * np.eye(n_features)
 
     def reduce_scatter(self, second: Any) -> Any:
         return second.sum(axis=0)
