@@ -280,7 +280,7 @@ def test_info(files, capsys):
 
 def test_select(files, tmp_path, capsys):
     target = tmp_path / "best.gmm"
-    argv = ["select", files["csv"], "--k-range", "1-3", "-c", "all", "--seed", "0", "-o", target]
+    argv = ["select", files["csv"], "--k-range", "1-3", "--seed", "0", "-o", target]
     code, out, err = run(argv, capsys)
     assert code == 0 and err == ""
     assert "Candidates by BIC (lower is better)" in out and "◀ best" in out

@@ -23,7 +23,7 @@ from _support import (
 )
 from gaussmix import GaussianMixture
 from gaussmix._core.covariance import COVARIANCE_TYPES as REGISTRY
-from gaussmix._core.covariance import SphericalModel
+from gaussmix._core.covariance import get_covariance
 from gaussmix.conditional import ConditionalMixture, derived_model
 
 
@@ -198,16 +198,7 @@ def test_derived_model_keeps_a_constraint_that_survives() -> None:
     """A registry entry with a constraint: kept when the result obeys it, else its form's
     least constrained model (as mclust's constrained models are treated)."""
 
-    class EqualVolume(SphericalModel):  # all components one variance, like mclust's EII
-        name = "equal-volume-test"
-
-        def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
-            return 1
-
-        def constraint_problem(self, covariances: np.ndarray) -> str:
-            return "" if np.allclose(covariances, covariances[0]) else "variances differ"
-
-    model = EqualVolume()
+    model = get_covariance("EII")  # all components one variance
     assert derived_model(model, np.full(3, 2.0), 3, 2) is model
     assert derived_model(model, np.array([1.0, 2.0, 3.0]), 3, 2) is REGISTRY["spherical"]
 

@@ -194,7 +194,7 @@ def test_dataframe_keeps_feature_names(faithful):
         ({"n_components": None}, TypeError, "iterable"),
         ({"covariance_types": ["full", "banana"]}, ValueError, "banana"),
         ({"covariance_types": []}, ValueError, "empty"),
-        ({"covariance_types": "mclustt"}, ValueError, "'VII', 'mclust'"),
+        ({"covariance_types": "mclustt"}, ValueError, "'VII', 'sklearn', 'mclust'"),
         ({"criterion": "mdl"}, ValueError, "'bic', 'aic', 'icl'"),
         ({"covariance_type": "full"}, TypeError, "covariance_type"),
         ({"tol": -1}, ValueError, r"No candidate could be fitted.*tol"),

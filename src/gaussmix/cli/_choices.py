@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 
 ALL = "all"
 """``-c all``: every covariance type."""
+DEFAULT_FAMILY = "sklearn"
+"""The types a selection fits without ``-c``: scikit-learn's four."""
 
 
 def covariance_types() -> tuple[str, ...]:

@@ -133,18 +133,21 @@ def covariance_types(
 
     One type; every type for 'all'; a family's models, with its start unless
     ``--init-params`` is given (:func:`gaussmix.select.expand_family`); without
-    a choice, GaussianMixture's default for one fit (``single``), else every type.
+    a choice, GaussianMixture's default for one fit (``single``), else
+    scikit-learn's four types.
     """
     if choice is None and single:
         from .._estimator import GaussianMixture
 
         return [GaussianMixture().covariance_type], gm_kwargs
+    if choice is None:
+        choice = _choices.DEFAULT_FAMILY
     if choice in _choices.families():
         from ..select import expand_family
 
         return expand_family(choice, gm_kwargs)
     every = list(_choices.covariance_types())
-    return (every if choice in (None, _choices.ALL) else [choice]), gm_kwargs
+    return (every if choice == _choices.ALL else [choice]), gm_kwargs
 
 
 def estimator_kwargs(

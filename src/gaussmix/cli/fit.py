@@ -17,7 +17,7 @@ def fit(
     covariance_type: str | None = _options.covariance_type(
         None,
         "Covariance type; 'all' tries each, a family its models (mclust: with mclust's "
-        "start). Default: full with -k, all otherwise.",
+        "start). Default: full with -k, scikit-learn's four (sklearn) otherwise.",
     ),
     columns: list[str] | None = _options.COLUMNS,
     criterion: str | None = _options.criterion(),

@@ -13,8 +13,9 @@ def select(
         None, "--k-range", help=f"{_options.K_RANGE_HELP} [default: 1..9]"
     ),
     covariance_type: str = _options.covariance_type(
-        _choices.ALL,
-        "Covariance type(s) to try: one, 'all', or a family (mclust: its models and its start).",
+        _choices.DEFAULT_FAMILY,
+        "Covariance type(s) to try: one, 'all', or a family (sklearn: scikit-learn's four; "
+        "mclust: its fourteen models and its start).",
     ),
     columns: list[str] | None = _options.COLUMNS,
     criterion: str | None = _options.criterion(),

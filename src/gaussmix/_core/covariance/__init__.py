@@ -64,9 +64,13 @@ class Family(NamedTuple):
     init_params: str
 
 
-FAMILIES: dict[str, Family] = {"mclust": Family(MCLUST_NAMES, "hc")}
-"""Families by name: 'mclust' is R mclust's models under its names, started as
-mclust starts them (hierarchical clustering, 'hc')."""
+FAMILIES: dict[str, Family] = {
+    "sklearn": Family(_SKLEARN_ORDER, "kmeans"),
+    "mclust": Family(MCLUST_NAMES, "hc"),
+}
+"""Families by name: 'sklearn' is scikit-learn's four types, started as
+scikit-learn starts them (k-means); 'mclust' is R mclust's models under its
+names, started as mclust starts them (hierarchical clustering, 'hc')."""
 
 _BY_NAME: dict[str, Covariance] = {
     name: model for model in COVARIANCE_TYPES.values() for name in (model.name, *model.aliases)
