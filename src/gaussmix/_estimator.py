@@ -31,6 +31,7 @@ from ._core.covariance import (
     get_covariance,
     params_problem,
 )
+from ._core.covariance.prior import Prior, adjusted_stats, resolve_prior
 from ._core.em import EMResult, Fixed, Reseeder, m_step, run_em
 from ._core.init import INIT_METHODS, initial_stats, noise_start
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
@@ -45,6 +46,7 @@ from ._core.noise import (
 from ._core.online import step_size, stepwise_update
 from ._core.stats import Stats
 from ._input import InputInfo, Request, as_array, as_rows, check_device, is_tensor
+from ._prior_param import check_prior, check_prior_model
 from ._validation import (
     InvalidParameterError,
     validate_params,
@@ -128,6 +130,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         κ in :meth:`partial_fit`'s step size η_t = (t + learning_offset)^(-κ).
     learning_offset : float >= 0, default=2.0
         t0 in that step size; larger values damp the first online steps.
+    prior : None, 'default' or dict, default=None
+        A conjugate prior on the components' means and covariances, as R mclust's
+        ``priorControl()`` (Fraley & Raftery, 2007): EM then finds the maximum a
+        posteriori parameters, which keeps small components from degenerating.
+        'default' is mclust's ``defaultPrior`` (shrinkage 0.01 towards the data's
+        mean, ``d + 2`` degrees of freedom, a scale from the data's covariance and
+        K); a dict gives any of ``shrinkage``, ``mean``, ``dof`` and ``scale`` (a
+        number c for c·I, d variances, or a (d, d) matrix), the others taking
+        those defaults. Available for EII, VII, EEI, VEI, EVI, VVI, EEE, EEV, VEV
+        and VVV (mclust's; scikit-learn's four are among them); the weights have
+        no prior. ``bic()`` is then mclust's BIC with a prior (the log-likelihood
+        at the MAP parameters), and ``lower_bound_`` adds the mean log prior. See
+        :mod:`gaussmix._core.covariance.prior`.
     device : None, str or torch.device, default=None
         Where the work runs (needs PyTorch: ``pip install "gaussmix[torch]"``).
         None: a torch tensor is fitted where it lives (CPU or GPU) and NumPy input
@@ -175,7 +190,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
-        Mean log-likelihood (per unit of sample weight) of the best run's last iteration.
+        Mean log-likelihood (per unit of sample weight) of the best run's last
+        iteration; with a ``prior``, plus the log prior per unit of weight (up to a
+        constant of the hyperparameters).
     lower_bounds_ : list of float
         The lower bound at each iteration of the best run; never decreases, except
         right after a collapsed component is re-seeded.
@@ -183,6 +200,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Collapsed components re-seeded while fitting the best run (0 on ordinary
         data); components dropped after collapsing repeatedly have weight 0. See
         :mod:`gaussmix._core.em` for the policy.
+    prior_ : dict or None
+        The prior's hyperparameters the fit used (``shrinkage``, ``mean``, ``dof``,
+        ``scale`` as a (d, d) matrix), defaults resolved; None without a prior.
+        Set by ``fit`` and ``partial_fit`` (not kept in model files).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (d,)
         Only when X had string column names.
@@ -225,6 +246,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "missing": [StrOptions(set(MISSING_POLICIES))],
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "prior": [None, StrOptions({"default"}), Mapping],
         "device": "no_validation",  # checked against the devices here (see _device)
         "fix": "no_validation",  # names, checked by _fixed_names
         "noise": ["boolean", "array-like"],  # a mask or indices: checked against X in fit
@@ -254,6 +276,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         device: Any = None,
         fix: Any = (),
         noise: Any = False,
+        prior: Any = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -272,6 +295,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.missing = missing
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.prior = prior
         self.device = device
         self.fix = fix
         self.noise = noise
@@ -284,7 +308,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         )
         self._device()
         _fixed_names(self.fix)
-        return get_covariance(self.covariance_type)
+        cov = get_covariance(self.covariance_type)
+        check_prior_model(self.prior, cov)
+        return cov
 
     def _device(self) -> Any:
         """The resolved torch device of ``device``, or None."""
@@ -383,12 +409,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         init = _check_init_arrays(self, cov, info.n_features)
         fixed = _held(self, init, warm)
-        fitted = self._run_em(rows, cov, init, warm, fixed)
-        self._apply_fit(fitted, cov, info, fixed)
+        prior = self._resolve_prior(rows, cov, info.n_features)
+        fitted = self._run_em(rows, cov, init, warm, fixed, prior)
+        self._apply_fit(fitted, cov, info, fixed, prior)
         return rows, cov
 
+    def _resolve_prior(self, rows: Rows, cov: Covariance, n_features: int) -> Prior | None:
+        """``prior``'s hyperparameters, defaults from one pass over the rows (or None)."""
+        if self.prior is None:
+            return None
+        given = check_prior(self.prior, n_features)
+        # All rows as one component (one pass): their mean and covariance.
+        first, _ = rows.take(np.zeros(1, dtype=np.intp))
+        data = rows.nearest_stats(first, first[0], cov)
+        return resolve_prior(given, data, cov, self.n_components)
+
     def _run_em(
-        self, rows: Rows, cov: Covariance, init: _Init, warm: bool, fixed: Fixed | None
+        self,
+        rows: Rows,
+        cov: Covariance,
+        init: _Init,
+        warm: bool,
+        fixed: Fixed | None,
+        prior: Prior | None = None,
     ) -> EMResult:
         """The best EM run (``n_init`` starts, or the fitted model's); no state changes."""
         rng = check_random_state(self.random_state)
@@ -422,7 +465,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if warm:
                 params, start_bound = self._params, self.lower_bound_
             else:
-                params = self._initial_params(rows, cov, rng, init, reseeder, region)
+                params = self._initial_params(rows, cov, rng, init, reseeder, region, prior)
                 params = params if fixed is None else fixed.apply(params)
                 start_bound = -np.inf
             result = run_em(
@@ -436,6 +479,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 on_iteration=self._verbose_callback(started),
                 reseeder=reseeder,
                 fixed=fixed,
+                prior=prior,
             )
             if self.verbose:
                 state = "converged" if result.converged else "did not converge"
@@ -475,9 +519,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return best
 
     def _apply_fit(
-        self, fitted: EMResult, cov: Covariance, info: InputInfo, fixed: Fixed | None = None
+        self,
+        fitted: EMResult,
+        cov: Covariance,
+        info: InputInfo,
+        fixed: Fixed | None = None,
+        prior: Prior | None = None,
     ) -> None:
         """Set every fitted attribute from a finished fit (nothing here can fail)."""
+        self.prior_ = None if prior is None else prior._asdict()
         # Fixed weights are normalised already, and kept bit for bit.
         normalize = fixed is None or fixed.weights is None
         self._set_parameters(fitted.params, cov, normalize=normalize)
@@ -538,8 +588,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         request = self._request(fitting=True, n_components=self.n_components if first else None)
         rows, info = as_rows(X, sample_weight, request=request)
         init = _check_init_arrays(self, cov, info.n_features) if first else None
+        # The prior resolved on the first batch, kept for the later ones.
+        kept = None if first else getattr(self, "prior_", None)
+        prior = (
+            Prior(**kept)
+            if kept is not None and self.prior is not None
+            else self._resolve_prior(rows, cov, info.n_features)
+        )
         if init is not None:
-            params = self._initial_params(rows, cov, check_random_state(self.random_state), init)
+            rng = check_random_state(self.random_state)
+            params = self._initial_params(rows, cov, rng, init, prior=prior)
         else:
             params = self._params
         fixed = _held(self, init, warm=not first)
@@ -549,12 +607,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         batch = rows.expectation(params, cov)
         step = step_size(t, self.learning_decay, self.learning_offset)
         running = stepwise_update(running, batch, step, cov.form)
-        new_params = m_step(running, cov, self.reg_covar, fixed, params.covariances)
+        new_params = m_step(running, cov, self.reg_covar, fixed, params.covariances, prior)
         bound = batch.log_likelihood / batch.total_weight
         bounds = [*(self.lower_bounds_ if t else []), bound]
         # Nothing failed: the model changes now, all at once.
         self._set_parameters(new_params, cov, normalize=fixed is None or fixed.weights is None)
         self._online = (running, t)
+        self.prior_ = None if prior is None else prior._asdict()
         self.converged_ = False
         self.n_iter_ = t + 1
         self.lower_bound_ = bound
@@ -590,6 +649,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         init: _Init,
         reseeder: Reseeder | None = None,
         region: Noise | None = None,
+        prior: Prior | None = None,
     ) -> Params:
         K = self.n_components
         share, stats = 0.0, None
@@ -600,8 +660,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if stats is None:
                 stats = initial_stats(rows, K, self.init_params, rng, cov)
             weights = stats.mass / stats.total_weight
-            means = stats.means
-            covariances = cov.covariances_from_stats(stats, self.reg_covar)
+            about, means = stats, stats.means
+            if prior is not None:  # the first M-step is MAP too, as mclust's
+                about, means = adjusted_stats(stats, cov, prior)
+            covariances = cov.covariances_from_stats(about, self.reg_covar)
         if init.weights is not None:
             weights = init.weights
         if init.means is not None:
@@ -614,7 +676,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     raise
                 # A collapsed initial component: re-seed it as the EM loop would.
                 assert stats is not None  # (covariances come from statistics here)
-                repaired = reseeder.m_step(stats, cov, self.reg_covar)
+                repaired = reseeder.m_step(stats, cov, self.reg_covar, prior=prior)
                 covariances, prec_chol = repaired.covariances, repaired.precisions_cholesky
                 weights = repaired.weights if init.weights is None else weights
                 means = repaired.means if init.means is None else means
@@ -657,6 +719,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         try:
             cov = model._check_params()
             _check_init_arrays(model, cov, state.n_features)
+            check_prior(model.prior, state.n_features)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"its constructor parameters are invalid ({exc})") from None
         fitted = get_covariance(state.covariance_type)

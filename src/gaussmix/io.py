@@ -56,7 +56,7 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -143,8 +143,20 @@ def _json_param(name: str, value: Any) -> Any:
         return str(value)
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return [str(v) for v in value]  # names, as fix= holds
+    if name == "prior" and isinstance(value, Mapping):  # hyperparameters: numbers, lists
+        return {str(k): _json_number_or_list(v) for k, v in value.items()}
     # A RandomState instance (or any other object) cannot be stored without code.
     return None
+
+
+def _json_number_or_list(value: Any) -> Any:
+    """A number, or (nested) lists of numbers, as JSON holds them (None when neither)."""
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        return None
+    return array.astype(np.float64).tolist()
 
 
 def _digest(meta_text: str, tensors: dict[str, np.ndarray]) -> str:
@@ -621,6 +633,12 @@ def _param_problem(value: Any) -> str:
         return "" if math.isfinite(value) else f"is {value} (not finite)"
     if isinstance(value, list) and len(value) <= 16 and all(isinstance(v, str) for v in value):
         return ""  # a few names (fix=); the constructor's own check judges them
+    if isinstance(value, dict):  # the prior's hyperparameters (checked again on loading)
+        for item in value.values():
+            flat = np.asarray(item if item is not None else 0.0, dtype=object).ravel()
+            if not all(_is_finite_number(v) for v in flat):
+                return "holds something other than numbers or lists of numbers"
+        return ""
     return f"is a JSON {type(value).__name__}, not a number, string, boolean or null"
 
 

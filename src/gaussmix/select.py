@@ -23,10 +23,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._core.covariance import FAMILIES, covariance_names
+from ._core.covariance import FAMILIES, covariance_names, get_covariance
 from ._core.criteria import CRITERIA, criteria, entropy
 from ._estimator import GaussianMixture
 from ._input import Request, as_array, is_tensor
+from ._prior_param import check_prior_model
 from ._validation import check_choice
 from .distributed import is_dask_collection
 from .scan import Scan
@@ -251,6 +252,9 @@ def expand_family(
 
     A family's name (see :data:`gaussmix._core.covariance.FAMILIES`) stands for
     its models, and its ``init_params`` applies unless ``gm_kwargs`` sets one.
+    With a ``prior`` in ``gm_kwargs``, a family stands for its models that have
+    one (mclust's ``mclustBIC`` drops EVE, VEE, VVE and EVV likewise); a model
+    named explicitly without one is refused.
 
     Raises
     ------
@@ -260,9 +264,16 @@ def expand_family(
     if isinstance(covariance_types, str) and covariance_types not in FAMILIES:
         check_choice("covariance_types", covariance_types, (*covariance_names(), *FAMILIES))
     family = FAMILIES.get(covariance_types) if isinstance(covariance_types, str) else None
+    prior = gm_kwargs.get("prior")
     if family is None:
-        return _covariance_types(covariance_types), gm_kwargs
-    return list(family.names), {"init_params": family.init_params, **gm_kwargs}
+        names = _covariance_types(covariance_types)
+        for name in names:  # a model named with a prior it has not: refused up front
+            check_prior_model(prior, get_covariance(name))
+        return names, gm_kwargs
+    names = list(family.names)
+    if prior is not None:  # as mclustBIC: the family's models that have a prior
+        names = [n for n in names if get_covariance(n).has_prior]
+    return names, {"init_params": family.init_params, **gm_kwargs}
 
 
 def _components(n_components: Any) -> list[int]:

@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .covariance import Covariance, IllConditionedError, Params
+from .covariance.prior import Prior, adjusted_stats, log_prior
 from .noise import with_noise
 from .stats import Stats, pooled, recentred
 
@@ -82,7 +83,8 @@ class EMResult(NamedTuple):
         Parameters after the last M-step.
     lower_bounds : list of float
         Mean log-likelihood (per unit of row weight) of the parameters entering
-        each iteration's M-step; non-decreasing.
+        each iteration's M-step, plus the log prior (per unit of row weight, up to
+        a constant) when there is one; non-decreasing.
     n_iter : int
     converged : bool
     n_reseeds : int
@@ -145,8 +147,9 @@ def m_step(
     reg_covar: float,
     fixed: Fixed | None = None,
     start: np.ndarray | None = None,
+    prior: Prior | None = None,
 ) -> Params:
-    """Maximum-likelihood parameters from merged statistics (pure).
+    """Maximum-likelihood parameters from merged statistics (pure), or MAP ones.
 
     Parameters
     ----------
@@ -159,6 +162,10 @@ def m_step(
         Parameters held at given values; the others are estimated given them.
     start : ndarray, optional
         The previous covariances, where iterative M-steps start.
+    prior : Prior, optional
+        A conjugate prior on means and covariances (``cov.has_prior``): the
+        maximum a posteriori parameters (see :mod:`.covariance.prior`); the
+        weights have no prior.
 
     Raises
     ------
@@ -170,13 +177,18 @@ def m_step(
     weights = mass / mass.sum()
     if fixed is None:
         fixed = Fixed()
+    means = stats.means.copy()
     if fixed.covariances is not None and fixed.precisions_cholesky is not None:
         covariances, prec_chol = fixed.covariances, fixed.precisions_cholesky
+        if prior is not None:  # the MAP means do not depend on the covariances
+            means = adjusted_stats(stats, cov, prior)[1]
     else:
         about = stats if fixed.means is None else recentred(stats, fixed.means, cov.form)
+        if prior is not None:
+            about, means = adjusted_stats(about, cov, prior, fixed.means is not None)
         covariances = cov.covariances_from_stats(about, reg_covar, start)
         prec_chol = cov.form.cholesky_precisions(covariances)
-    return fixed.apply(Params(weights, stats.means.copy(), covariances, prec_chol))
+    return fixed.apply(Params(weights, means, covariances, prec_chol))
 
 
 class _Unrecoverable(IllConditionedError):
@@ -230,6 +242,7 @@ class Reseeder:
         cov: Covariance,
         reg_covar: float,
         start: np.ndarray | None = None,
+        prior: Prior | None = None,
     ) -> Params:
         """:func:`m_step`, re-seeding or dropping collapsed components.
 
@@ -246,13 +259,15 @@ class Reseeder:
         collapsed = stats.mass < MIN_MASS_FRACTION * stats.total_weight
         if not (collapsed.any() or self.dropped.any()):
             try:
-                return m_step(stats, cov, reg_covar, start=start)
+                return m_step(stats, cov, reg_covar, start=start, prior=prior)
             except IllConditionedError:
                 pass
         K = stats.mass.shape[0]
         weights = (stats.mass + _TINY_MASS) / (stats.mass + _TINY_MASS).sum()
-        means = stats.means.copy()
-        covariances = cov.covariances_from_stats(stats, reg_covar, start)
+        about, means = stats, stats.means.copy()
+        if prior is not None:
+            about, means = adjusted_stats(stats, cov, prior)
+        covariances = cov.covariances_from_stats(about, reg_covar, start)
         collapsed = (collapsed | self._singular(cov, covariances)) & ~self.dropped
         reseed = collapsed & (self.counts < self.max_reseeds)
         self.dropped |= collapsed & ~reseed
@@ -345,6 +360,7 @@ def run_em(
     on_iteration: Callable[[int, float, float], None] | None = None,
     reseeder: Reseeder | None = None,
     fixed: Fixed | None = None,
+    prior: Prior | None = None,
 ) -> EMResult:
     """Iterate E- and M-steps from ``params`` until the lower bound settles.
 
@@ -376,6 +392,9 @@ def run_em(
     fixed : Fixed, optional
         Parameters held at given values in every M-step (``params`` should hold
         them already). Not combined with a ``reseeder``: re-seeding would move them.
+    prior : Prior, optional
+        MAP EM: the M-steps maximise the posterior, and the bound adds the log
+        prior (see :mod:`.covariance.prior`).
     """
     if fixed is not None and reseeder is not None:
         raise ValueError("fixed parameters cannot be combined with re-seeding")
@@ -387,6 +406,8 @@ def run_em(
     for n_iter in range(1, max_iter + 1):
         stats = expectation(params)
         new_bound = stats.log_likelihood / stats.total_weight
+        if prior is not None:
+            new_bound += log_prior(params, cov, prior) / stats.total_weight
         drop = lower_bound - new_bound
         if lower_bounds and drop >= max(tol, _ROUNDING * (1.0 + abs(lower_bound))):
             # The last M-step lowered the likelihood: keep the parameters before it.
@@ -400,11 +421,11 @@ def run_em(
         lower_bound = new_bound
         lower_bounds.append(new_bound)
         if reseeder is None:
-            new = m_step(stats, cov, reg_covar, fixed, params.covariances)
+            new = m_step(stats, cov, reg_covar, fixed, params.covariances, prior)
             changed = False
         else:
             before = reseeder.n_changes
-            new = reseeder.m_step(stats, cov, reg_covar, params.covariances)
+            new = reseeder.m_step(stats, cov, reg_covar, params.covariances, prior)
             changed = reseeder.n_changes > before
         previous, params = params, with_noise(new, stats, params.noise)
         if on_iteration is not None:

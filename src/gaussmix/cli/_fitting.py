@@ -158,17 +158,19 @@ def estimator_kwargs(
     device: str | None,
     missing: str | None,
     noise: bool = False,
+    prior: bool = False,
 ) -> dict[str, Any]:
     """GaussianMixture's keyword arguments from the fitting options `fit` and `select` share.
 
-    An option left out (None, or ``--noise`` not given) is not passed, so
-    GaussianMixture's default applies.
+    An option left out (None, or ``--noise`` or ``--prior`` not given) is not passed,
+    so GaussianMixture's default applies. ``--prior`` is ``prior='default'``.
     """
     optional = {
         "init_params": init_params,
         "device": device,
         "missing": missing,
         "noise": noise or None,
+        "prior": "default" if prior else None,
     }
     return {
         "max_iter": max_iter,

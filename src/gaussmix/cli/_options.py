@@ -24,6 +24,11 @@ QUIET = typer.Option(False, "-q", "--quiet", help="No progress bar, notes or war
 NOISE = typer.Option(
     False, "--noise", help="Add a uniform noise component (mclust's): outliers are labelled -1."
 )
+PRIOR = typer.Option(
+    False,
+    "--prior",
+    help="MAP EM under mclust's default conjugate prior (models that have one; see the guide).",
+)
 COLUMNS = typer.Option(
     None,
     "--columns",

@@ -30,6 +30,7 @@ def select(
     seed: int | None = _options.SEED,
     device: str | None = _options.DEVICE,
     noise: bool = _options.NOISE,
+    prior: bool = _options.PRIOR,
     as_json: bool = _options.JSON,
     quiet: bool = _options.QUIET,
 ) -> None:
@@ -63,7 +64,9 @@ def select(
     check_jobs(jobs)
     check_device(device)
     candidate_ks = parse_k_range(DEFAULT_K_RANGE if k_range is None else k_range)
-    gm_kwargs = estimator_kwargs(max_iter, tol, reg_covar, init_params, device, missing, noise)
+    gm_kwargs = estimator_kwargs(
+        max_iter, tol, reg_covar, init_params, device, missing, noise, prior
+    )
     types, gm_kwargs = covariance_types(covariance_type, False, gm_kwargs)
     data_file = open_data(data, columns)
     X = fit_input(data_file)

@@ -24,6 +24,7 @@ __all__ = [
     "FAMILIES",
     "FORMS",
     "MCLUST_NAMES",
+    "MODELS_WITH_PRIOR",
     "Covariance",
     "DensityForm",
     "Family",
@@ -47,6 +48,9 @@ scikit-learn's four, then mclust's other ten in mclust's order."""
 
 MCLUST_NAMES: tuple[str, ...] = tuple(m.mclust_name for m in MODELS)
 """mclust's fourteen model names in mclust's order; each is a valid ``covariance_type``."""
+
+MODELS_WITH_PRIOR: tuple[str, ...] = tuple(m.mclust_name for m in MODELS if m.has_prior)
+"""mclust's names of the models with a MAP M-step under a conjugate prior (see ``.prior``)."""
 
 
 class Family(NamedTuple):

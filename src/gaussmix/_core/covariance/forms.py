@@ -123,6 +123,16 @@ class DensityForm:
         """
         raise NotImplementedError
 
+    def prior_scatter(self, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """A prior's scale Λ (d, d), times ``coef`` (K,), as this form's scatter.
+
+        What a conjugate prior adds to the scatter (see :mod:`.prior`): Λ itself for
+        matrices, its diagonal for diagonal covariances, and for a spherical one the
+        variance ς² = tr(Λ)/d, added once to the scatter's trace (the inverse-gamma
+        prior's scale, mclust's).
+        """
+        raise NotImplementedError
+
     def scatter_about(self, X: np.ndarray, rw: np.ndarray, centres: np.ndarray) -> np.ndarray:
         """Σ_i rw_ik (x_i - c_k)(x_i - c_k)ᵀ in this form's scatter shape (reference kernel).
 
@@ -305,6 +315,9 @@ class Spherical(DensityForm):
     def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
         return coef * n_features
 
+    def prior_scatter(self, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return coef * (np.trace(scale) / scale.shape[0])
+
     def reduce_scatter(self, second: Any) -> Any:
         return second.sum(axis=1)
 
@@ -340,6 +353,9 @@ class Diagonal(DensityForm):
 
     def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
         return np.repeat(coef[:, None], n_features, axis=1)
+
+    def prior_scatter(self, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return coef[:, None] * np.diag(scale)
 
     def variances(self, covariances: np.ndarray, n_features: int) -> np.ndarray:
         return covariances
@@ -440,6 +456,9 @@ class Full(_Matrix):
     def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
         return coef[:, None, None] * np.eye(n_features)
 
+    def prior_scatter(self, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return coef[:, None, None] * scale
+
     def variances(self, covariances: np.ndarray, n_features: int) -> np.ndarray:
         return np.diagonal(covariances, axis1=-2, axis2=-1)
 
@@ -477,6 +496,9 @@ class Shared(_Matrix):
 
     def identity_scatter(self, coef: np.ndarray, n_features: int) -> np.ndarray:
         return coef.sum() * np.eye(n_features)
+
+    def prior_scatter(self, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return coef.sum() * scale
 
     def reduce_scatter(self, second: Any) -> Any:
         return second.sum(axis=0)

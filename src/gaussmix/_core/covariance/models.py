@@ -76,6 +76,9 @@ class Covariance:
     independent : bool
         Whether each component's covariance is unconstrained by the others' (VII,
         VVI, VVV): a re-seeded component may then take any covariance of the form.
+    has_prior : bool
+        Whether mclust defines a MAP M-step under a conjugate prior for the model
+        (all but VEE, EVE, VVE and EVV; see :mod:`.prior`).
     prior_scale_once : bool
         Whether a prior's scale enters the M-step once (EII, EEI, EEE, as mclust),
         rather than once per component (see :mod:`.prior`).
@@ -86,6 +89,7 @@ class Covariance:
     mclust_name: ClassVar[str]
     form: ClassVar[DensityForm]
     independent: ClassVar[bool] = False
+    has_prior: ClassVar[bool] = True
     prior_scale_once: ClassVar[bool] = False
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
@@ -381,6 +385,7 @@ class TiedModel(Covariance):
 class VEE(Covariance):
     name = mclust_name = "VEE"
     form = Full()
+    has_prior = False
 
     def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
         d = n_features
@@ -402,6 +407,7 @@ class _CommonOrientation(Covariance):
     """EVE and VVE: one orientation D, shapes A_k per component."""
 
     form = Full()
+    has_prior = False
     equal_volume: ClassVar[bool]
 
     def _fit(
@@ -500,6 +506,7 @@ class VEV(Covariance):
 class EVV(Covariance):
     name = mclust_name = "EVV"
     form = Full()
+    has_prior = False
 
     def _n_cov_parameters(self, n_components: int, n_features: int) -> int:
         d = n_features
