@@ -14,15 +14,15 @@ model each selects, and a summary against the target: the same number of
 parameters everywhere, a log-likelihood at least mclust's (within 1e-4
 relative) in at least 95% of the fits both make, and the same selected model.
 
-Usage: ``python bench/mclust/compare.py [--full]`` (``--full`` prints every fit,
-not only those that miss).
+Usage: ``python bench/mclust/compare.py [--full] [--prior]`` (``--full`` prints
+every fit, not only those that miss; ``--prior`` fits both with mclust's default
+conjugate prior, ``priorControl()``, for the ten models that have one).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +37,7 @@ from gaussmix.datasets import load_old_faithful
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from run import machine  # noqa: E402  (bench/run.py: the one machine description)
+from machine import header, load_average  # noqa: E402  (bench/machine.py)
 
 RTOL = 1e-4  # the target's relative tolerance on log-likelihoods
 K_RANGE = range(1, 7)
@@ -67,9 +67,12 @@ def data_sets() -> dict[str, np.ndarray]:
     }
 
 
-def mclust_fits(folder: Path, names: list[str]) -> tuple[str, dict[str, dict], dict[str, str]]:
+def mclust_fits(
+    folder: Path, names: list[str], prior: bool
+) -> tuple[str, dict[str, dict], dict[str, str]]:
     """Run fits.R; return mclust's version, ``{name: {(model, K): row}}`` and its picks."""
-    subprocess.run(["Rscript", str(HERE / "fits.R"), str(folder), *names], check=True)
+    flag = ["--prior"] if prior else []
+    subprocess.run(["Rscript", str(HERE / "fits.R"), str(folder), *flag, *names], check=True)
     fits: dict[str, dict] = {}
     best: dict[str, str] = {}
     for name in names:
@@ -91,7 +94,7 @@ def _float(text: str) -> float:
     return float("nan") if text in ("NA", "") else float(text)
 
 
-def gaussmix_fits(X: np.ndarray) -> tuple[dict, str]:
+def gaussmix_fits(X: np.ndarray, prior: bool) -> tuple[dict, str]:
     """``{(model, K): row}`` in mclust's sign, and the selected 'MODEL,K'."""
     result = gaussmix.select(
         X,
@@ -101,6 +104,7 @@ def gaussmix_fits(X: np.ndarray) -> tuple[dict, str]:
         tol=1e-10,
         max_iter=10_000,
         random_state=0,
+        prior="default" if prior else None,
     )
     fits = {
         (r["covariance_type"], r["n_components"]): {
@@ -117,17 +121,19 @@ def gaussmix_fits(X: np.ndarray) -> tuple[dict, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="print every fit, not only misses")
+    parser.add_argument(
+        "--prior", action="store_true", help="with mclust's default prior (priorControl())"
+    )
     args = parser.parse_args()
     if shutil.which("Rscript") is None:
         sys.exit("Rscript not found: this comparison needs R with the mclust package.")
     sets = data_sets()
-    print(machine())
-    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}")
+    print(header())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, X in sets.items():
             np.savetxt(folder / f"{name}_X.csv", X, delimiter=",", fmt="%.17g")
-        version, theirs, their_best = mclust_fits(folder, list(sets))
+        version, theirs, their_best = mclust_fits(folder, list(sets), args.prior)
     print(f"mclust {version} against gaussmix {gaussmix.__version__}\n")
 
     total = both = at_least = same_p = 0
@@ -135,7 +141,7 @@ def main() -> None:
     picks = []
     per_set = []
     for name, X in sets.items():
-        ours, our_best = gaussmix_fits(X)
+        ours, our_best = gaussmix_fits(X, args.prior)
         n, d = X.shape
         print(f"### {name} (n = {n}, d = {d})\n")
         print(
@@ -191,7 +197,7 @@ def main() -> None:
         f"({100 * at_least / max(both, 1):.1f}%); same selected model: "
         f"{sum(p[3] for p in picks)}/{len(picks)}"
     )
-    print(f"Load average at end (1, 5, 15 min): {os.getloadavg()}")
+    print(f"Load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

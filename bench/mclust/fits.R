@@ -1,6 +1,8 @@
 # mclust's fits of the fourteen models for K = 1...6, as mclustBIC makes them
 # (hierarchical start on the SVD-transformed rows, mclust's default EM control).
-# Usage: Rscript bench/mclust/fits.R FOLDER NAME...   (read by compare.py)
+# Usage: Rscript bench/mclust/fits.R FOLDER [--prior] NAME...   (read by compare.py)
+# --prior: with mclust's default conjugate prior (priorControl()), which mclustBIC
+# fits for the ten models that have one.
 # For each NAME it reads FOLDER/NAME_X.csv (no header) and writes
 # FOLDER/NAME_fits.csv: model, K, BIC (mclust's sign), log-likelihood,
 # parameters (nMclustParams) and mclust's return code; and FOLDER/NAME_best.txt,
@@ -8,11 +10,17 @@
 suppressPackageStartupMessages(library(mclust))
 args <- commandArgs(trailingOnly = TRUE)
 folder <- args[1]
-for (name in args[-1]) {
+names <- args[-1]
+prior <- NULL
+if (length(names) > 0 && names[1] == "--prior") {
+  prior <- priorControl()
+  names <- names[-1]
+}
+for (name in names) {
   X <- as.matrix(read.csv(file.path(folder, paste0(name, "_X.csv")), header = FALSE))
   n <- nrow(X)
   d <- ncol(X)
-  bic <- mclustBIC(X, G = 1:6, verbose = FALSE)
+  bic <- mclustBIC(X, G = 1:6, prior = prior, verbose = FALSE)
   codes <- attr(bic, "returnCodes")
   rows <- list()
   for (model in colnames(bic)) {
