@@ -329,3 +329,14 @@ def test_command_line_prior(tmp_path, capsys) -> None:
     argv = ["fit", data, "-k", "2", "-c", "EVE", "--prior", "-o", tmp_path / "e.gmm"]
     assert cli.main([str(a) for a in argv]) == 2
     assert "prior is not available" in capsys.readouterr().err
+
+
+def test_one_component_is_mclusts_single_gaussian_whatever_the_model() -> None:
+    # mclust fits K = 1 as XII, XXI or XXX under the prior: every model of a form
+    # gives that form's unconstrained model's fit.
+    for names in (("EII", "VII"), ("EEI", "VEI", "EVI", "VVI"), ("EEE", "EEV", "VEV", "VVV")):
+        fits = [GaussianMixture(1, covariance_type=n, prior="default").fit(IRIS) for n in names]
+        pairs = zip(names, fits, strict=True)
+        dense = [get_covariance(n).form.dense(f.covariances_, 1, 4) for n, f in pairs]
+        for other in dense[1:]:
+            assert_close(other, dense[0], rtol=1e-10)

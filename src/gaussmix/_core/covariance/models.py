@@ -159,8 +159,14 @@ class Covariance:
 
         mclust's choice per model (see :mod:`.prior`); ``shrinks`` says whether the
         prior also shrinks the means (a positive shrinkage), whose normal prior adds
-        the (d-dimensional) determinant of one more observation.
+        the (d-dimensional) determinant of one more observation. One component is
+        fitted as mclust fits it whatever the model (its single-Gaussian XII, XXI
+        or XXX): with the prior of the form's unconstrained model (VII, VVI, VVV).
         """
+        model = _ONE_COMPONENT[self.form.name] if n_components == 1 else self
+        return model._prior_mass(n_components, n_features, dof, shrinks)
+
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         # The conjugate (normal-)inverse-Wishart count, mclust's for VVV.
         return dof + n_features + 1 + float(shrinks)
 
@@ -245,7 +251,7 @@ class EII(Covariance):
     def constraint_problem(self, covariances: np.ndarray) -> str:
         return _equal(covariances, "variances")
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return float(shrinks) + (dof + 2) / (n_components * n_features)
 
 
@@ -269,7 +275,7 @@ class SphericalModel(Covariance):
         cov = stats.scatter / ((stats.mass + _TINY_MASS) * d)
         return self.form.regularize(cov, reg_covar)
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return float(shrinks) + (dof + 2) / n_features
 
 
@@ -290,7 +296,7 @@ class EEI(Covariance):
     def constraint_problem(self, covariances: np.ndarray) -> str:
         return _equal(covariances, "variances")
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return (dof + 1 + float(shrinks)) / n_components
 
 
@@ -312,7 +318,7 @@ class VEI(Covariance):
         shapes = covariances / solvers.geometric_mean(covariances)[:, None]
         return _equal(shapes, "shapes (variances divided by their geometric mean)")
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return (dof + 2 + float(shrinks)) / n_features
 
 
@@ -333,7 +339,7 @@ class EVI(Covariance):
     def constraint_problem(self, covariances: np.ndarray) -> str:
         return _equal_volumes(covariances, CONSTRAINT_RTOL)
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return (dof + 1 + float(shrinks)) / n_components
 
 
@@ -355,7 +361,7 @@ class DiagModel(Covariance):
         cov = stats.scatter / (stats.mass + _TINY_MASS)[:, None]
         return self.form.regularize(cov, reg_covar)
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return dof + 2 + float(shrinks)
 
 
@@ -377,7 +383,7 @@ class TiedModel(Covariance):
     ) -> np.ndarray:
         return self.form.regularize(stats.scatter / stats.mass.sum(), reg_covar)
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return float(shrinks) + (dof + n_features + 1) / n_components
 
 
@@ -474,7 +480,7 @@ class EEV(Covariance):
         eig, rtol = _spectra(covariances)
         return _equal(eig, "eigenvalues", rtol)
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return (dof + n_features + 1 + float(shrinks)) / n_components
 
 
@@ -499,7 +505,7 @@ class VEV(Covariance):
         shapes = eig / solvers.geometric_mean(eig)[:, None]
         return _equal(shapes, "shapes (eigenvalues divided by their geometric mean)", rtol)
 
-    def prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
+    def _prior_mass(self, n_components: int, n_features: int, dof: float, shrinks: bool) -> float:
         return 0.0  # mclust's VEV prior adds its scale only
 
 
@@ -560,3 +566,8 @@ MODELS: tuple[Covariance, ...] = (
     FullModel(),
 )
 """The fourteen models in mclust's order (EII, VII, ..., VVV)."""
+
+_ONE_COMPONENT: dict[str, Covariance] = {
+    m.form.name: m for m in MODELS if m.independent or not m.form.per_component
+}
+"""Each density form's model without constraints between components (VII, VVI, VVV, EEE)."""
