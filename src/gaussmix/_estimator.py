@@ -1,42 +1,35 @@
 """``GaussianMixture``: a drop-in for scikit-learn's, as a thin shell over the core.
 
-This layer validates parameters and input, sets scikit-learn's fitted
-attributes, and delegates all numerical work to :mod:`gaussmix._core` through a
-rows object (see :mod:`gaussmix.backends`).
+This layer holds what is particular to EM (the initial arrays, re-seeding,
+online EM, the fitted parameters, marginals and conditionals, BIC and AIC); the
+parameters, the input and inference it shares with ``BayesianGaussianMixture``
+live in :mod:`gaussmix._mixture`. All numerical work is :mod:`gaussmix._core`'s,
+through a rows object (see :mod:`gaussmix.backends`).
 """
 
 from __future__ import annotations
 
-import numbers
-import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import replace
-from numbers import Integral, Real
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import StrOptions
 
 from ._core import criteria
 from ._core.covariance import (
     Covariance,
     IllConditionedError,
     Params,
-    covariance_names,
     get_covariance,
     params_problem,
 )
 from ._core.covariance.prior import Prior, adjusted_stats, resolve_prior
 from ._core.em import EMResult, Fixed, Reseeder, m_step, run_em
-from ._core.init import INIT_METHODS, initial_stats, noise_start
+from ._core.init import initial_stats, noise_start
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
-from ._core.missing import MISSING_POLICIES
-from ._core.missing import impute as impute_missing
 from ._core.noise import (
     N_NOISE_PARAMETERS,
     Noise,
@@ -45,11 +38,11 @@ from ._core.noise import (
 )
 from ._core.online import step_size, stepwise_update
 from ._core.stats import Stats
-from ._input import InputInfo, Request, as_array, as_rows, check_device, is_tensor
+from ._input import InputInfo, as_rows
+from ._mixture import MixtureBase, sum64
 from ._prior_param import check_prior, check_prior_model
 from ._validation import (
     InvalidParameterError,
-    validate_params,
     warn_if_regularization_dominates,
 )
 from .backends import Rows
@@ -59,7 +52,7 @@ __all__ = ["FittedState", "GaussianMixture"]
 _NOISE_ATTRIBUTES = ("noise_weight_", "noise_box_", "noise_axes_", "noise_hypervolume_")
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureBase):
     """Gaussian mixture model fitted by Expectation-Maximization.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
@@ -229,25 +222,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, Any]] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(covariance_names()))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, MAX_COVARIANCE, closed="both")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions(set(INIT_METHODS))],
+        **MixtureBase._parameter_constraints,
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "missing": [StrOptions(set(MISSING_POLICIES))],
-        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
-        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
         "prior": [None, StrOptions({"default"}), Mapping],
-        "device": "no_validation",  # checked against the devices here (see _device)
         "fix": "no_validation",  # names, checked by _fixed_names
         "noise": ["boolean", "array-like"],  # a mask or indices: checked against X in fit
     }
@@ -300,119 +279,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.fix = fix
         self.noise = noise
 
-    # -- validation -----------------------------------------------------------
+    # -- validation -------------------------------------------------------------
     def _check_params(self) -> Covariance:
-        """Validate every constructor parameter (before any data is read)."""
-        validate_params(
-            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
-        )
-        self._device()
+        cov = super()._check_params()
         _fixed_names(self.fix)
-        cov = get_covariance(self.covariance_type)
         check_prior_model(self.prior, cov)
         return cov
 
-    def _device(self) -> Any:
-        """The resolved torch device of ``device``, or None."""
-        try:
-            return check_device(self.device)
-        except ValueError as exc:
-            raise InvalidParameterError(str(exc)) from None
-
-    def _request(self, *, fitting: bool, n_components: int | None = None) -> Request:
-        fitted = None
-        if not fitting or n_components is None:  # inference, or a later partial_fit batch
-            fitted = (self.n_features_in_, getattr(self, "feature_names_in_", None))
-        return Request(
-            missing=self.missing,
-            reg_covar=float(self.reg_covar),
-            device=self._device(),
-            fitting=fitting,
-            n_components=n_components,
-            fitted=fitted,
-            estimator=type(self).__name__,
-        )
-
-    def _rows(self, X: Any, sample_weight: Any = None) -> Rows:
-        """Validated rows of X for inference with the fitted model."""
-        check_is_fitted(self)
-        rows, _ = as_rows(X, sample_weight, request=self._request(fitting=False))
-        return rows
-
-    def _is_fitted(self) -> bool:
-        return hasattr(self, "weights_")
-
-    def _covariance(self) -> Covariance:
-        """The fitted model's covariance model (not a ``covariance_type`` set since)."""
-        return get_covariance(getattr(self, "_fitted_covariance_type", self.covariance_type))
-
-    def _check_continuable(self, cov: Covariance, how: str, fresh: str) -> None:
-        """Raise unless the parameters still describe the fitted model ``how`` continues."""
-        fitted, K = self._covariance(), self.weights_.shape[0]
-        if cov is not fitted or self.n_components != K:
-            raise ValueError(
-                f"{how} continues the fitted model ({K} components, covariance_type="
-                f"{fitted.name!r}), but the parameters now ask for n_components="
-                f"{self.n_components!r}, covariance_type={self.covariance_type!r}. Set them "
-                f"back, or start a new model ({fresh})."
-            )
-
     # -- fitting --------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
-        """Estimate the mixture's parameters with EM.
+    def _check_given_arrays(self, cov: Covariance, n_features: int) -> _Init:
+        check_prior(self.prior, n_features)
+        return _check_init_arrays(self, cov, n_features)
 
-        Everything is validated before the model changes: a fit that fails (bad
-        parameters, bad input, or an error inside EM) leaves a fitted model exactly
-        as it was.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Also a data frame, a torch tensor, a Dask array or DataFrame, or a
-            :func:`gaussmix.scan` file (see :mod:`gaussmix._input`).
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), optional
-            Non-negative row weights acting as multiplicities: integer weights give
-            exactly the fit on the correspondingly repeated rows. Only their ratios
-            matter (extreme ones are scaled internally, exactly, by a power of four).
-
-        Returns
-        -------
-        self
-        """
-        self._fit(X, sample_weight)
-        return self
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
-        """Fit the model and return the most probable component of each row.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        rows, cov = self._fit(X, sample_weight)
-        return rows.map_log_resp(self._params, cov, self._label_reduce)
-
-    def _fit(self, X: Any, sample_weight: Any) -> tuple[Rows, Covariance]:
-        # fit itself computes no labels: for a file or a Dask array that pass is not free.
-        cov = self._check_params()
-        warm = bool(self.warm_start) and self._is_fitted()
-        if warm:
-            self._check_continuable(cov, "warm_start=True", "fit with warm_start=False")
-        request = self._request(fitting=True, n_components=self.n_components)
-        rows, info = as_rows(X, sample_weight, request=request)
-        if warm and info.n_features != self.n_features_in_:
-            raise ValueError(
-                f"warm_start=True continues the fitted model, which has {self.n_features_in_} "
-                f"features, but X has {info.n_features}. Fit with warm_start=False to start a "
-                "new model on X."
-            )
-        init = _check_init_arrays(self, cov, info.n_features)
+    def _fit_rows(self, rows: Rows, cov: Covariance, info: InputInfo, warm: bool) -> None:
+        init = self._check_given_arrays(cov, info.n_features)
         fixed = _held(self, init, warm)
         prior = self._resolve_prior(rows, cov, info.n_features)
         fitted = self._run_em(rows, cov, init, warm, fixed, prior)
         self._apply_fit(fitted, cov, info, fixed, prior)
-        return rows, cov
 
     def _resolve_prior(self, rows: Rows, cov: Covariance, n_features: int) -> Prior | None:
         """``prior``'s hyperparameters, defaults from one pass over the rows (or None)."""
@@ -435,8 +319,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ) -> EMResult:
         """The best EM run (``n_init`` starts, or the fitted model's); no state changes."""
         rng = check_random_state(self.random_state)
-        n_init = 1 if warm else self.n_init
-        best: EMResult | None = None
 
         def expectation(params: Params) -> Any:
             return rows.expectation(params, cov)
@@ -455,20 +337,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 along_data_axes=self.missing == "marginalize",
                 min_side=float(np.sqrt(2.0 * np.pi * self.reg_covar)),
             )
-        for index in range(n_init):
+
+        def run(index: int, started: float) -> EMResult:
             # Collapsed components are re-seeded, then dropped (see gaussmix._core.em);
             # never with fixed parameters, which a re-seed would move.
             reseeder = None if fixed else Reseeder(self.n_components, seed_points)
-            if self.verbose:
-                print(f"Initialization {index}")
-            started = time.perf_counter()
             if warm:
                 params, start_bound = self._params, self.lower_bound_
             else:
                 params = self._initial_params(rows, cov, rng, init, reseeder, region, prior)
                 params = params if fixed is None else fixed.apply(params)
                 start_bound = -np.inf
-            result = run_em(
+            return run_em(
                 expectation,
                 params,
                 cov,
@@ -481,22 +361,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 fixed=fixed,
                 prior=prior,
             )
-            if self.verbose:
-                state = "converged" if result.converged else "did not converge"
-                print(
-                    f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s"
-                    f"\t lower bound {result.lower_bound:.5f}"
-                )
-            if best is None or self.max_iter == 0 or result.lower_bound > best.lower_bound:
-                best = result
-        assert best is not None
-        if not best.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+
+        best = self._best_run(1 if warm else self.n_init, run, stacklevel=6)
         if best.n_reseeds or best.n_dropped:
             dropped = (
                 f", and {best.n_dropped} dropped (weight 0) after collapsing repeatedly"
@@ -508,13 +374,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "The data may support fewer components: consider a smaller n_components "
                 "or a larger reg_covar.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         if self.max_iter > 0:  # (max_iter=0 asks for the initialization only)
             warn_if_regularization_dominates(
                 cov.form.variances(best.params.covariances, rows.n_features),
                 self.reg_covar,
-                stacklevel=4,
+                stacklevel=5,
             )
         return best
 
@@ -538,14 +404,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_reseeds_ = fitted.n_reseeds
         self._online: tuple[Stats, int] | None = None  # partial_fit's running statistics
         self._apply_input(info)
-
-    def _apply_input(self, info: InputInfo) -> None:
-        """What the fit's input taught: its features (scikit-learn's attributes)."""
-        self.n_features_in_ = info.n_features
-        if info.feature_names is None:
-            self.__dict__.pop("feature_names_in_", None)
-        else:
-            self.feature_names_in_ = info.feature_names
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """One step of online (stepwise) EM on a batch of rows.
@@ -623,20 +481,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._apply_input(info)
         return self
 
-    def _verbose_callback(self, started: float) -> Any:
-        if self.verbose < 2:
-            return None
-        last = [started]
-
-        def report(n_iter: int, bound: float, change: float) -> None:
-            if n_iter % self.verbose_interval == 0:
-                now = time.perf_counter()
-                lapse = now - last[0]
-                print(f"  Iteration {n_iter}\t time lapse {lapse:.5f}s\t ll change {change:.5f}")
-                last[0] = now
-
-        return report
-
     @property
     def _has_noise(self) -> bool:
         return not (isinstance(self.noise, (bool, np.bool_)) and not self.noise)
@@ -706,22 +550,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Saying what is wrong ("its constructor parameters are invalid (...)",
             "it does not hold a valid mixture: its ...").
         """
-        device = params.get("device")
-        if device is not None and not isinstance(device, str):
-            raise ValueError(f"its device {device!r} is not a string")
-        if isinstance(device, str) and device.split(":")[0] == "meta":
-            raise ValueError("its device 'meta' holds no data")
-        accepted = set(cls().get_params(deep=False))
-        unknown = sorted(set(params) - accepted)
-        if unknown:
-            raise ValueError(f"its constructor parameters {unknown} are unknown")
-        model = cls(**{**params, "device": None})
-        try:
-            cov = model._check_params()
-            _check_init_arrays(model, cov, state.n_features)
-            check_prior(model.prior, state.n_features)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"its constructor parameters are invalid ({exc})") from None
+        model, cov, device = cls._restoring(params, state.n_features)
         fitted = get_covariance(state.covariance_type)
         if model.n_components != state.params.weights.shape[0] or cov is not fitted:
             raise ValueError("its parameters disagree with its n_components or covariance_type")
@@ -734,23 +563,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(
                 "its noise parameter and its noise component disagree (one without the other)"
             )
-        model.set_params(device=device)
         weights = state.params.weights
         noise = state.params.noise
         gaussian = 1.0 if noise is None else 1.0 - noise.weight  # what the Gaussians share
         if abs(float(weights.sum()) - gaussian) > weights.shape[0] * np.finfo(np.float64).eps:
             weights = weights / weights.sum() * gaussian  # as a fit normalises; else bitwise
         model._set_parameters(state.params._replace(weights=weights), fitted, normalize=False)
-        model.converged_ = state.converged
-        model.n_iter_ = state.n_iter
-        model.lower_bound_ = state.lower_bound
-        model.lower_bounds_ = list(state.lower_bounds)
         if state.n_reseeds is not None:
             model.n_reseeds_ = state.n_reseeds
-        names = None if state.feature_names is None else np.asarray(state.feature_names, object)
-        model._apply_input(
-            InputInfo("array", 0, state.n_features, names, np.dtype(np.float64), None, "numpy")
-        )
+        model._restored(device, state)
         return model
 
     def _set_parameters(
@@ -796,76 +617,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         arrays = (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
         return Params(*arrays, noise=noise)
 
-    @property
-    def _label_reduce(self) -> Any:
-        return _labels_with_noise if "noise_weight_" in self.__dict__ else _labels
+    def _noise_component(self) -> Noise | None:
+        return self._params.noise
 
-    # -- inference ------------------------------------------------------------
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Log-likelihood of each row, log p(x_i).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        rows = self._rows(X)
-        return rows.map_log_resp(self._params, self._covariance(), lambda log_norm, _: log_norm)
-
-    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
-        """Mean log-likelihood of the rows (weighted by ``sample_weight`` if given)."""
-        rows = self._rows(X, sample_weight)
-        stats = rows.expectation(self._params, self._covariance())
-        return float(stats.log_likelihood / stats.total_weight)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Posterior probability of each component for each row.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components), or (n_samples, n_components + 1)
-            With a noise component, the last column is the noise's probability.
-        """
-        rows = self._rows(X)
-        reduce = _probabilities_with_noise if "noise_weight_" in self.__dict__ else _probabilities
-        return rows.map_log_resp(self._params, self._covariance(), reduce)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each row (-1: the noise component).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        rows = self._rows(X)
-        return rows.map_log_resp(self._params, self._covariance(), self._label_reduce)
-
-    def impute(self, X: Any, *, sample: bool = False, random_state: Any = None) -> np.ndarray:
-        """Fill the NaN entries of X from the fitted mixture.
-
-        Each missing entry gets its conditional expectation given the row's
-        observed values, E[x_m | x_o] = Σ_k p(k | x_o) E[x_m | x_o, k]; with
-        ``sample=True`` it is drawn from p(x_m | x_o) instead. Works whatever
-        ``missing`` was at fit time.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            NaN marks a missing entry; other values must be finite.
-        sample : bool, default=False
-            Draw the missing entries instead of taking their expectation.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws when ``sample=True``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features), float64
-            X with its missing entries filled; observed entries are unchanged.
-        """
-        check_is_fitted(self)
-        request = replace(self._request(fitting=False), missing="marginalize", device=None)
-        array, _ = as_array(X, request=request)
-        rng = check_random_state(random_state) if sample else None
-        return impute_missing(array, self._params, self._covariance(), rng)
+    def _estep_params(self) -> tuple[Params, float]:
+        return self._params, 0.0
 
     def marginal(self, features: Any) -> GaussianMixture:
         """The mixture of some of the features: the others integrated out.
@@ -919,66 +675,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         return condition(self, features, values)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self.missing == "marginalize"
-        return tags
-
-    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw rows from the fitted mixture (same random stream as scikit-learn).
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-            The component each row was drawn from (-1: the noise component, whose
-            rows are drawn uniformly from its box, after the Gaussians' rows).
-        """
-        check_is_fitted(self)
-        if (
-            isinstance(n_samples, bool)
-            or not isinstance(n_samples, numbers.Integral)
-            or not 1 <= n_samples <= _MAX_SAMPLES
-        ):
-            raise InvalidParameterError(
-                f"Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
-                f"least one sample, and at most {_MAX_SAMPLES} (an integer)."
-            )
-        cov = self._covariance()
-        rng = check_random_state(self.random_state)
-        noise = self._params.noise
-        if noise is None:
-            counts = rng.multinomial(n_samples, self.weights_)
-        else:
-            counts = rng.multinomial(n_samples, [*self.weights_, noise.weight])
-        K = self.weights_.shape[0]
-        X = np.vstack(
-            [
-                cov.form.sample_component(rng, mean, self.covariances_, k, int(count))
-                for k, (mean, count) in enumerate(zip(self.means_, counts[:K], strict=True))
-            ]
-        )
-        y = np.repeat(np.arange(K), counts[:K])
-        if noise is not None:
-            X = np.vstack([X, noise.sample(rng, int(counts[-1]))])
-            y = np.concatenate([y, np.full(int(counts[-1]), -1)])
-        return X, y
-
-    def save(self, path: Any) -> Any:
-        """Write the fitted model to ``path`` as a safe model file (no code runs on load).
-
-        Read it back with :func:`gaussmix.load`; see :mod:`gaussmix.io` for the format.
-        The file is written to a temporary name and renamed, so an interrupted save
-        never leaves a half-written file.
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from .io import save
-
-        return save(self, path)
-
     def _n_parameters(self) -> int:
         """Free parameters, as mclust counts them (a noise component adds 2)."""
         K, d = self.means_.shape
@@ -988,14 +684,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
         log_norm = self.score_samples(X)
-        return criteria.bic(_sum64(log_norm), self._n_parameters(), log_norm.shape[0])
+        return criteria.bic(sum64(log_norm), self._n_parameters(), log_norm.shape[0])
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X (lower is better)."""
-        return criteria.aic(_sum64(self.score_samples(X)), self._n_parameters())
-
-
-_MAX_SAMPLES = 2**48  # a bound that keeps a (n_samples, d) draw a plain allocation error
+        return criteria.aic(sum64(self.score_samples(X)), self._n_parameters())
 
 
 class FittedState(NamedTuple):
@@ -1164,48 +857,3 @@ def _range_problem(covariances: np.ndarray, chol: np.ndarray) -> str:
             "(precisions beyond float range)"
         )
     return ""
-
-
-def _probabilities(log_norm: Any, log_resp: Any) -> Any:
-    """The Gaussians' posterior probabilities (n, K) of a chunk (NumPy or tensor)."""
-    return _exp(log_resp)
-
-
-def _probabilities_with_noise(log_norm: Any, log_resp: Any) -> Any:
-    """(n, K + 1): the Gaussians' posteriors and, last, the noise's: what they leave."""
-    resp = _exp(log_resp)
-    if isinstance(resp, np.ndarray):
-        noise = np.clip(1.0 - resp.sum(axis=1, keepdims=True), 0.0, 1.0)
-        return np.concatenate([resp, noise.astype(resp.dtype)], axis=1)
-    import torch
-
-    noise = (1.0 - resp.sum(dim=1, keepdim=True)).clamp(0.0, 1.0)
-    return torch.cat([resp, noise], dim=1)
-
-
-def _labels(log_norm: Any, log_resp: Any) -> Any:
-    """Most probable component of each row of a chunk."""
-    return log_resp.argmax(axis=1)
-
-
-def _labels_with_noise(log_norm: Any, log_resp: Any) -> Any:
-    """Most probable component of each row of a chunk; -1 where the noise is likelier."""
-    labels = log_resp.argmax(axis=1)
-    resp = _exp(log_resp)
-    if isinstance(resp, np.ndarray):
-        noise = 1.0 - resp.sum(axis=1)
-        return np.where(noise > resp.max(axis=1), -1, labels)
-    noise = 1.0 - resp.sum(dim=1)
-    return labels.masked_fill(noise > resp.amax(dim=1), -1)
-
-
-def _exp(values: Any) -> Any:
-    """Elementwise exp of a NumPy array or a tensor, in its own kind."""
-    return np.exp(values) if isinstance(values, np.ndarray) else values.exp()
-
-
-def _sum64(values: Any) -> float:
-    """Sum of a NumPy or Dask array or a tensor, accumulated in float64."""
-    if is_tensor(values):
-        return float(values.double().sum())
-    return float(np.sum(values, dtype=np.float64))
