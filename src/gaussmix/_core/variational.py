@@ -68,7 +68,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from .covariance import Covariance, DensityForm, IllConditionedError, Params
+from . import em
+from .covariance import Covariance, DensityForm, IllConditionedError, Params, params_problem
+from .limits import MAX_COVARIANCE, MAX_MAGNITUDE
 from .online import scaled, step_size, stepwise_update
 from .stats import Stats, merge, pooled
 
@@ -83,16 +85,20 @@ __all__ = [
     "VariationalResult",
     "WeightPrior",
     "data_prior",
+    "data_statistics",
     "entropy",
     "lower_bound",
     "m_step",
     "plan",
+    "posterior_problem",
+    "prior_problem",
     "run_variational",
     "stochastic_step",
 ]
 
 _TINY_MASS = 10 * np.finfo(np.float64).eps  # scikit-learn's guard on empty components
 _LOG_2PI = math.log(2.0 * math.pi)
+_SETTLED = 1e-12  # relative change of a log-likelihood that is rounding noise
 
 
 # -- the weights' prior ------------------------------------------------------------------
@@ -123,6 +129,18 @@ class WeightPrior:
         """The posterior mean weights, normalised to sum to 1 (``weights_``), (K,)."""
         raise NotImplementedError
 
+    def masses(self, concentration: Any, prior: float) -> np.ndarray:
+        """The responsibility mass N_k a posterior concentration was made of, (K,)."""
+        raise NotImplementedError
+
+    def concentration_shape(self, n_components: int) -> tuple[int, ...]:
+        """The shape of a concentration as one array (a pair stacked: (2, K))."""
+        raise NotImplementedError
+
+    def as_concentration(self, array: np.ndarray) -> Any:
+        """A concentration from its one-array form (the inverse of ``np.asarray``)."""
+        return array
+
 
 class DirichletDistribution(WeightPrior):
     """A symmetric Dirichlet prior on the K weights (a finite mixture)."""
@@ -140,6 +158,12 @@ class DirichletDistribution(WeightPrior):
 
     def weights(self, concentration: np.ndarray) -> np.ndarray:
         return concentration / np.sum(concentration)
+
+    def masses(self, concentration: np.ndarray, prior: float) -> np.ndarray:
+        return concentration - prior
+
+    def concentration_shape(self, n_components: int) -> tuple[int, ...]:
+        return (n_components,)
 
 
 class DirichletProcess(WeightPrior):
@@ -170,6 +194,15 @@ class DirichletProcess(WeightPrior):
         total = a + b
         weights = a / total * np.hstack((1.0, np.cumprod(b / total)[:-1]))
         return weights / np.sum(weights)
+
+    def masses(self, concentration: tuple[np.ndarray, np.ndarray], prior: float) -> np.ndarray:
+        return concentration[0] - 1.0
+
+    def concentration_shape(self, n_components: int) -> tuple[int, ...]:
+        return (2, n_components)
+
+    def as_concentration(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return array[0], array[1]
 
 
 WEIGHT_PRIORS: dict[str, WeightPrior] = {
@@ -307,6 +340,48 @@ def data_prior(
         float(n_features) if degrees_of_freedom is None else float(degrees_of_freedom),
         covariance,
     )
+
+
+def data_statistics(
+    expectation: Callable[[Params], Stats],
+    centre: np.ndarray,
+    cov: Covariance,
+    *,
+    reg_covar: float,
+    iterate: bool,
+    max_iter: int = 100,
+) -> Stats:
+    """Statistics of all rows as one component: the data's mean and scatter (K = 1).
+
+    Every row's responsibility for a single component is 1, so one E-step gives
+    them whatever the component. Where missing values are marginalised
+    (``iterate``) the expected statistics depend on the component, so EM for one
+    Gaussian runs until its log-likelihood settles: the maximum-likelihood mean and
+    covariance of the observed values.
+
+    Parameters
+    ----------
+    expectation : callable
+        ``Params -> Stats`` over all rows.
+    centre : ndarray of shape (d,)
+        A point near the data (the component's starting mean; the statistics are
+        taken about it and moved exactly).
+    cov : Covariance
+    reg_covar : float
+        For the M-steps of ``iterate``.
+    iterate : bool
+    max_iter : int
+    """
+    form = cov.form
+    unit = form.regularize(np.zeros(form.shape(1, centre.shape[0])), 1.0)
+    params = Params(np.ones(1), centre[None], unit, form.cholesky_precisions(unit))
+    stats = expectation(params)
+    for _ in range(max_iter if iterate else 0):
+        previous = stats.log_likelihood
+        stats = expectation(em.m_step(stats, cov, reg_covar))
+        if abs(stats.log_likelihood - previous) <= _SETTLED * (1.0 + abs(previous)):
+            break
+    return stats
 
 
 def _well_conditioned(form: DensityForm, covariances: np.ndarray, n_features: int) -> bool:
@@ -468,6 +543,84 @@ def lower_bound(
         - weight_prior.log_normaliser(posterior.weight_concentration)
         - 0.5 * d * np.sum(np.log(posterior.mean_precision))
     )
+
+
+# -- validity of a stored posterior -------------------------------------------------------
+def prior_problem(prior: Prior, cov: Covariance, n_features: int) -> str:
+    """Why ``prior`` is not a valid prior for ``cov`` in ``n_features`` dimensions ('')."""
+    scalars = (prior.weight_concentration, prior.mean_precision, prior.degrees_of_freedom)
+    if not all(np.isfinite(v) and v > 0 for v in scalars):
+        return "weight concentration, mean precision and degrees of freedom are not all > 0"
+    if not prior.degrees_of_freedom > n_features - 1:
+        return f"degrees of freedom {prior.degrees_of_freedom!r} are not > {n_features - 1}"
+    mean = np.asarray(prior.mean)
+    if mean.shape != (n_features,) or not np.all(np.isfinite(mean)):
+        return f"mean is not {n_features} finite numbers"
+    if np.any(np.abs(mean) > MAX_MAGNITUDE):
+        return f"mean reaches beyond {MAX_MAGNITUDE:.0e}"
+    stacked = cov.form.shape(1, n_features)
+    covariance = np.asarray(prior.covariance, dtype=np.float64)
+    if covariance.shape != (stacked[1:] if cov.form.per_component else stacked):
+        return f"covariance has shape {covariance.shape}"
+    if not np.all(np.isfinite(covariance)) or np.any(np.abs(covariance) > MAX_COVARIANCE):
+        return "covariance is not finite within the engine's range"
+    problem = cov.form.covariance_problem(covariance.reshape(stacked))
+    return f"covariance: {problem}" if problem else ""
+
+
+def posterior_problem(
+    posterior: Posterior, prior: Prior, cov: Covariance, weight_prior: WeightPrior
+) -> str:
+    """Why ``posterior`` is not one the M-step makes from ``prior`` ('' if it is).
+
+    Beyond shapes, ranges and a valid mixture (the registry's
+    :func:`~.covariance.params_problem` on the mean weights, means, covariances and
+    factors), the weights' concentration, the means' precisions and the degrees of
+    freedom must all be made of the same non-negative responsibility masses N_k.
+    """
+    K, d = np.shape(posterior.means) if np.ndim(posterior.means) == 2 else (0, 0)
+    if K == 0:
+        return "means are not a (K, d) array"
+    problem = prior_problem(prior, cov, d)
+    if problem:
+        return f"prior's {problem}"
+    shape = np.shape(posterior.weight_concentration)
+    if shape != weight_prior.concentration_shape(K):
+        return f"weight concentration has shape {shape}, not {weight_prior.concentration_shape(K)}"
+    concentration = np.asarray(posterior.weight_concentration, dtype=np.float64)
+    beta = np.asarray(posterior.mean_precision, dtype=np.float64)
+    dof = np.asarray(posterior.degrees_of_freedom, dtype=np.float64)
+    if beta.shape != (K,) or dof.shape != ((K,) if cov.form.per_component else ()):
+        return f"mean precisions of shape {beta.shape} and degrees of freedom {dof.shape}"
+    for name, values in (
+        ("weight concentration", concentration),
+        ("mean precisions", beta),
+        ("degrees of freedom", dof),
+    ):
+        if not np.all(np.isfinite(values)) or np.any(values <= 0):
+            return f"{name} are not all finite and positive"
+    if np.any(dof <= d - 1):
+        return f"degrees of freedom are not all > {d - 1}"
+    mass = beta - prior.mean_precision
+    total = float(np.sum(np.abs(mass)))
+    tolerance = 1e-9 * (1.0 + total + prior.mean_precision + prior.degrees_of_freedom)
+    if np.any(mass < -tolerance):
+        return "mean precisions are below the prior's"
+    # ν_k = ν_0 + N_k per component; one shared covariance has ν = ν_0 + Σ_k N_k / K.
+    dof_mass = mass if cov.form.per_component else np.sum(mass) / K
+    weight_mass = weight_prior.masses(posterior.weight_concentration, prior.weight_concentration)
+    for name, got, want in (
+        ("degrees of freedom", dof - prior.degrees_of_freedom, dof_mass),
+        ("weight concentration", weight_mass, mass),
+    ):
+        if not np.allclose(got, want, rtol=0.0, atol=tolerance):
+            return f"{name} and mean precisions are not made of the same responsibility masses"
+    expected = weight_prior.posterior(mass, prior.weight_concentration)
+    if not np.allclose(np.asarray(expected), concentration, rtol=1e-9, atol=tolerance):
+        return "weight concentration is not the posterior of its responsibility masses"
+    weights = weight_prior.weights(posterior.weight_concentration)
+    params = Params(weights, posterior.means, posterior.covariances, posterior.precisions_cholesky)
+    return params_problem(params, cov)
 
 
 # -- the loop ------------------------------------------------------------------------------
