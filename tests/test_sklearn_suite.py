@@ -1,9 +1,10 @@
-"""scikit-learn's own GaussianMixture tests, run against gaussmix.GaussianMixture.
+"""scikit-learn's own mixture tests, run against gaussmix's two estimators.
 
-The installed scikit-learn's ``sklearn/mixture/tests/test_gaussian_mixture.py`` runs
-in a subprocess with ``tests/sklearn_suite/substitute.py``, which binds
-``sklearn.mixture.GaussianMixture`` to gaussmix's class and marks each documented
-deviation (listed there and in docs/guide.md) as a strict expected failure: the
+The installed scikit-learn's ``sklearn/mixture/tests/`` (``test_gaussian_mixture.py``,
+``test_bayesian_mixture.py`` and ``test_mixture.py``) run in a subprocess with
+``tests/sklearn_suite/substitute.py``, which binds ``sklearn.mixture.GaussianMixture``
+and ``sklearn.mixture.BayesianGaussianMixture`` to gaussmix's classes and marks each
+documented deviation (listed there and in docs/guide.md) as a strict expected failure: the
 run passes only if every other test passes and every deviation still fails.
 
 ``make test`` runs scikit-learn's default configuration (float64, no array API,
@@ -22,7 +23,11 @@ from pathlib import Path
 import pytest
 import sklearn
 
-SUITE = Path(sklearn.__file__).parent / "mixture" / "tests" / "test_gaussian_mixture.py"
+TESTS = Path(sklearn.__file__).parent / "mixture" / "tests"
+SUITE = [
+    TESTS / name
+    for name in ("test_gaussian_mixture.py", "test_bayesian_mixture.py", "test_mixture.py")
+]
 PLUGIN_DIR = Path(__file__).parent / "sklearn_suite"
 _VARIANTS = ("SKLEARN_RUN_FLOAT32_TESTS", "SCIPY_ARRAY_API")
 
@@ -30,7 +35,7 @@ _VARIANTS = ("SKLEARN_RUN_FLOAT32_TESTS", "SCIPY_ARRAY_API")
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_scikit_learn_mixture_tests_pass_but_for_documented_deviations() -> None:
-    if not SUITE.exists():
+    if not all(path.exists() for path in SUITE):
         pytest.skip("this scikit-learn was installed without its test files")
     env = {k: v for k, v in os.environ.items() if k not in _VARIANTS}
     if os.environ.get("GAUSSMIX_SKLEARN_SUITE") == "full":
@@ -41,7 +46,7 @@ def test_scikit_learn_mixture_tests_pass_but_for_documented_deviations() -> None
             sys.executable,
             "-m",
             "pytest",
-            str(SUITE),
+            *map(str, SUITE),
             "-q",
             "-p",
             "substitute",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._bayesian import BayesianGaussianMixture
     from ._compat import gmm_em
     from ._core.covariance import MCLUST_NAMES
     from ._estimator import GaussianMixture
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MCLUST_NAMES",
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "GaussianMixtureRegressor",
     "MergedComponents",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 _WHERE = {
+    "BayesianGaussianMixture": "._bayesian",
     "MCLUST_NAMES": "._core.covariance",
     "GaussianMixture": "._estimator",
     "GaussianMixtureRegressor": ".regression",
