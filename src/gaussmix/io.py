@@ -1,4 +1,5 @@
-"""Model files: ``GaussianMixture.save(path)`` and ``gaussmix.load(path)``.
+"""Model files: ``GaussianMixture.save(path)``, ``BayesianGaussianMixture.save(path)``
+and ``gaussmix.load(path)``.
 
 A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file:
 an 8-byte little-endian header length, a JSON header, then the raw float64
@@ -22,6 +23,26 @@ Tensors (all ``F64``, shapes as in scikit-learn; K components, d features):
                              was given them (or a mask; the parameter is saved as
                              ``true`` in the JSON and the indices here)
 ===========================  ==============================================
+
+A ``BayesianGaussianMixture`` file (format ``gaussmix.BayesianGaussianMixture``)
+holds the same four arrays (``weights`` is the posterior mean of the weights) and
+the posterior and the resolved prior:
+
+================================  =========================================
+``weight_concentration``          (K,); for 'dirichlet_process' (2, K), the pair
+``mean_precision``                (K,)
+``degrees_of_freedom``            (K,); for 'tied' a 0-d array
+``prior.weight_concentration``    0-d (likewise ``prior.mean_precision`` and
+                                  ``prior.degrees_of_freedom``)
+``prior.mean``                    (d,)
+``prior.covariance``              (d, d) for 'full' and 'tied', (d,) 'diag', 0-d
+``init.mean_prior`` …             only when the constructor was given arrays
+================================  =========================================
+
+Beyond the checks below, its loader checks that the posterior is one the
+variational M-step makes from the prior: concentrations, mean precisions and
+degrees of freedom made of the same non-negative responsibility masses, and
+hyperparameters given to the constructor equal to the stored prior's.
 
 The header's ``__metadata__`` holds two strings: ``gaussmix``, a JSON document
 (format name and version, gaussmix version, covariance type, ``n_components``,
@@ -56,9 +77,9 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -68,9 +89,12 @@ from ._outputs import atomic_write
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._estimator import GaussianMixture
+    from ._core.covariance import Covariance
+    from ._mixture import MixtureBase
 
 __all__ = [
+    "BAYESIAN_FORMAT_NAME",
+    "BAYESIAN_FORMAT_VERSION",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ModelFileError",
@@ -81,11 +105,12 @@ __all__ = [
 
 FORMAT_NAME = "gaussmix.GaussianMixture"
 FORMAT_VERSION = 1
+BAYESIAN_FORMAT_NAME = "gaussmix.BayesianGaussianMixture"
+BAYESIAN_FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 16 * 2**20
 """The largest JSON header the loader reads (a sanity bound, checked before reading)."""
 
 _ARRAYS = ("weights", "means", "covariances", "precisions_cholesky")
-_INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
 _NOISE_ARRAYS = ("noise.weight", "noise.box", "noise.axes")
 _META_KEYS = {
     "format",
@@ -127,7 +152,7 @@ class _OtherFile(ModelFileError):
 def _numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
         value = value.detach().cpu().numpy()
-    return np.ascontiguousarray(np.asarray(value, dtype=np.float64))
+    return np.array(value, dtype=np.float64, order="C")  # (0-d values stay 0-d)
 
 
 def _json_param(name: str, value: Any) -> Any:
@@ -198,18 +223,18 @@ def _serialize(
     return len(text).to_bytes(8, "little") + text + b"".join(blobs)
 
 
-def _contents(model: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _contents(model: MixtureBase) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The metadata document and the arrays a model file of ``model`` holds."""
-    tensors = {name: _numpy(getattr(model, name + "_")) for name in _ARRAYS}
+    fmt = _format_of(model)
+    tensors = fmt.fitted(model)
     params = model.get_params(deep=False)
-    for name in _INIT_ARRAYS:
-        if params.get(name) is not None:
-            tensors["init." + name] = _numpy(params[name])
-    json_params = {k: _json_param(k, v) for k, v in params.items() if k not in _INIT_ARRAYS}
-    if "noise_weight_" in model.__dict__:
-        tensors["noise.weight"] = np.array([model.noise_weight_], dtype=np.float64)
-        tensors["noise.box"] = _numpy(model.noise_box_)
-        tensors["noise.axes"] = _numpy(model.noise_axes_)
+    json_params = {}
+    for name, value in params.items():
+        if name in fmt.constructor_arrays and not isinstance(value, numbers.Real):
+            if value is not None:
+                tensors["init." + name] = _numpy(value)
+        else:
+            json_params[name] = _json_param(name, value)
     noise = params.get("noise")
     if noise is not None and not isinstance(noise, (bool, np.bool_)):  # the initial noise rows
         rows = np.asarray(noise)
@@ -217,8 +242,8 @@ def _contents(model: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndar
         json_params["noise"] = True
     names = getattr(model, "feature_names_in_", None)
     meta: dict[str, Any] = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format": fmt.name,
+        "format_version": fmt.version,
         "gaussmix_version": __version__,
         "covariance_type": str(model.covariance_type),
         "n_components": int(tensors["means"].shape[0]),
@@ -239,7 +264,7 @@ def _contents(model: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndar
 
 
 def save(
-    model: GaussianMixture,
+    model: MixtureBase,
     path: str | os.PathLike[str],
     *,
     inputs: Iterable[str | os.PathLike[str]] = (),
@@ -248,7 +273,7 @@ def save(
 
     Parameters
     ----------
-    model : GaussianMixture
+    model : GaussianMixture or BayesianGaussianMixture
         A fitted model.
     path : path-like
         Destination; replaced atomically if it exists. ``.gmm`` is a good suffix.
@@ -297,8 +322,8 @@ def save(
 
 
 # -- reading ---------------------------------------------------------------------
-def load(path: str | os.PathLike[str]) -> GaussianMixture:
-    """Read a model written by :meth:`GaussianMixture.save`, validating everything.
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read a model written by ``save`` (of either estimator), validating everything.
 
     No code from the file is ever executed.
 
@@ -308,8 +333,9 @@ def load(path: str | os.PathLike[str]) -> GaussianMixture:
 
     Returns
     -------
-    GaussianMixture
-        A fitted model whose arrays are bitwise those that were saved.
+    GaussianMixture or BayesianGaussianMixture
+        A fitted model of the class that saved it, whose arrays are bitwise those
+        that were saved.
 
     Raises
     ------
@@ -323,7 +349,7 @@ def load(path: str | os.PathLike[str]) -> GaussianMixture:
     return load_with_metadata(path)[0]
 
 
-def load_with_metadata(path: str | os.PathLike[str]) -> tuple[GaussianMixture, dict[str, Any]]:
+def load_with_metadata(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """Like :func:`load`, also returning the file's metadata (format, versions, fit summary)."""
     path = Path(path)
     try:
@@ -337,7 +363,7 @@ def load_with_metadata(path: str | os.PathLike[str]) -> tuple[GaussianMixture, d
     if f is None:
         raise ModelFileError(
             f"'{path}' is {kind}, not a gaussmix model file (a regular file written by "
-            "GaussianMixture.save)."
+            "a gaussmix estimator's save)."
         )
     try:
         with f:
@@ -348,7 +374,7 @@ def load_with_metadata(path: str | os.PathLike[str]) -> tuple[GaussianMixture, d
         raise ModelFileError(f"'{path}' is not a valid gaussmix model file: {exc}.") from None
 
 
-def _read(f: IO[bytes], size: int) -> tuple[GaussianMixture, dict[str, Any]]:
+def _read(f: IO[bytes], size: int) -> tuple[Any, dict[str, Any]]:
     """The model in the ``size`` bytes of ``f``, every part checked before the next is read."""
     prefix = f.read(8)
     header_len = _check_header_length(prefix, size)
@@ -423,13 +449,6 @@ def _check_layout(header: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], i
     if not isinstance(meta, dict) or set(meta) != {"gaussmix", "sha256"}:
         raise ModelFileError("its header has no gaussmix metadata (not a gaussmix model file)")
     names = set(header) - {"__metadata__"}
-    allowed = set(_ARRAYS) | {"init." + n for n in _INIT_ARRAYS} | {*_NOISE_ARRAYS, "init.noise"}
-    missing = [n for n in _ARRAYS if n not in names]
-    if missing:
-        raise ModelFileError(f"it lacks the array(s) {', '.join(missing)}")
-    unknown = sorted(names - allowed)
-    if unknown:
-        raise ModelFileError(f"it has unknown array(s) {', '.join(unknown)}")
     layout: dict[str, tuple[int, ...]] = {}
     spans = []
     for name in names:
@@ -463,10 +482,8 @@ def _is_count(value: Any) -> bool:
 
 def _build(
     header: dict[str, Any], layout: dict[str, tuple[int, ...]], raw: bytes
-) -> tuple[GaussianMixture, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any]]:
     from safetensors.numpy import load as st_load
-
-    from ._estimator import FittedState, GaussianMixture
 
     meta_text = header["__metadata__"]["gaussmix"]
     digest = header["__metadata__"]["sha256"]
@@ -482,14 +499,17 @@ def _build(
             "its checksum does not match its contents (the file is corrupt or was modified)"
         )
     meta = _parse_meta(meta_text)
+    fmt = _FORMATS[meta["format"]]
     cov = get_covariance(meta["covariance_type"])
+    expected = fmt.shapes(meta, cov)
+    missing = [n for n in expected if n not in layout]
+    if missing:
+        raise ModelFileError(f"it lacks the array(s) {', '.join(missing)}")
+    allowed = {*expected, *fmt.optional_arrays, *("init." + n for n in fmt.constructor_arrays)}
+    unknown = sorted(set(layout) - allowed)
+    if unknown:
+        raise ModelFileError(f"it has unknown array(s) {', '.join(unknown)}")
     K, d = meta["n_components"], meta["n_features"]
-    expected = {
-        "weights": (K,),
-        "means": (K, d),
-        "covariances": cov.form.shape(K, d),
-        "precisions_cholesky": cov.form.shape(K, d),
-    }
     for name, shape in expected.items():
         if layout[name] != shape:
             raise ModelFileError(
@@ -501,15 +521,11 @@ def _build(
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"array '{name}' contains NaN or infinite values")
     params = dict(meta["params"])
-    for name in _INIT_ARRAYS:
-        params[name] = tensors.get("init." + name)
-    if "init.noise" in tensors:
-        rows = tensors["init.noise"]
-        if rows.ndim != 1 or np.any(rows < 0) or np.any(rows != np.round(rows)):
-            raise ModelFileError("its initial noise rows are not row indices")
-        if params.get("noise") is not True:
-            raise ModelFileError("it has initial noise rows but its noise parameter is not true")
-        params["noise"] = rows.astype(np.intp)
+    for name in fmt.constructor_arrays:
+        if "init." + name in tensors:
+            params[name] = tensors["init." + name]
+        else:
+            params.setdefault(name, None)
     # A model fitted on a GPU loads anywhere: its device is checked when it is used.
     device = params.get("device")
     if device is not None and not isinstance(device, str):
@@ -519,27 +535,87 @@ def _build(
             f"its device {device[:40]!r} is not a device a model is fitted on ('cpu', "
             "'cuda', 'cuda:N', 'mps', 'xpu' or 'auto')"
         )
-    fit = meta["fit"]
-    weights, means, covariances, factors = (tensors[name] for name in _ARRAYS)
-    state = FittedState(
-        Params(weights, means, covariances, factors, _noise(tensors, layout, d)),
-        cov.name,
-        d,
-        meta["feature_names"],
-        fit["converged"],
-        fit["n_iter"],
-        fit["lower_bound"],
-        fit["lower_bounds"],
-        fit.get("n_reseeds"),
-    )
     try:
-        model = GaussianMixture._from_state(params, state)
+        model = fmt.build(params, tensors, meta, cov)
     except ValueError as exc:
         raise ModelFileError(str(exc)) from None
     return model, meta
 
 
-def _noise(tensors: dict[str, np.ndarray], layout: dict[str, tuple[int, ...]], d: int) -> Any:
+# -- the formats -------------------------------------------------------------------
+class _Format(NamedTuple):
+    """One estimator's model files (see the module docstring's tables)."""
+
+    name: str
+    version: int
+    constructor_arrays: tuple[str, ...]
+    """Constructor parameters held as arrays (``init.NAME``) when they are arrays."""
+    optional_arrays: tuple[str, ...]
+    """Arrays a file may hold beyond ``shapes``' (checked by ``build``)."""
+    fitted: Callable[[Any], dict[str, np.ndarray]]
+    """A fitted model's arrays."""
+    shapes: Callable[[dict[str, Any], Covariance], dict[str, tuple[int, ...]]]
+    """Every fitted array's shape, given the metadata."""
+    build: Callable[[dict[str, Any], dict[str, np.ndarray], dict[str, Any], Covariance], Any]
+    """The model of the constructor parameters, arrays and metadata (ValueError if invalid)."""
+
+
+def _mixture_arrays(model: Any) -> dict[str, np.ndarray]:
+    arrays = {name: _numpy(getattr(model, name + "_")) for name in _ARRAYS}
+    if "noise_weight_" in model.__dict__:
+        arrays["noise.weight"] = np.array([model.noise_weight_], dtype=np.float64)
+        arrays["noise.box"] = _numpy(model.noise_box_)
+        arrays["noise.axes"] = _numpy(model.noise_axes_)
+    return arrays
+
+
+def _mixture_shapes(meta: dict[str, Any], cov: Covariance) -> dict[str, tuple[int, ...]]:
+    K, d = meta["n_components"], meta["n_features"]
+    return {
+        "weights": (K,),
+        "means": (K, d),
+        "covariances": cov.form.shape(K, d),
+        "precisions_cholesky": cov.form.shape(K, d),
+    }
+
+
+def _fit_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    """The fields every fitted state has beyond its parameters."""
+    fit = meta["fit"]
+    return {
+        "n_features": meta["n_features"],
+        "feature_names": meta["feature_names"],
+        "converged": fit["converged"],
+        "n_iter": fit["n_iter"],
+        "lower_bound": fit["lower_bound"],
+        "lower_bounds": fit["lower_bounds"],
+    }
+
+
+def _build_mixture(
+    params: dict[str, Any], tensors: dict[str, np.ndarray], meta: dict[str, Any], cov: Covariance
+) -> Any:
+    from ._estimator import FittedState, GaussianMixture
+
+    if "init.noise" in tensors:
+        rows = tensors["init.noise"]
+        if rows.ndim != 1 or np.any(rows < 0) or np.any(rows != np.round(rows)):
+            raise ModelFileError("its initial noise rows are not row indices")
+        if params.get("noise") is not True:
+            raise ModelFileError("it has initial noise rows but its noise parameter is not true")
+        params["noise"] = rows.astype(np.intp)
+    weights, means, covariances, factors = (tensors[name] for name in _ARRAYS)
+    noise = _noise(tensors, meta["n_features"])
+    state = FittedState(
+        params=Params(weights, means, covariances, factors, noise),
+        covariance_type=cov.name,
+        n_reseeds=meta["fit"].get("n_reseeds"),
+        **_fit_summary(meta),
+    )
+    return GaussianMixture._from_state(params, state)
+
+
+def _noise(tensors: dict[str, np.ndarray], d: int) -> Any:
     """The noise component a file holds (None without one), its arrays' shapes checked."""
     present = [name for name in _NOISE_ARRAYS if name in tensors]
     if not present:
@@ -549,12 +625,118 @@ def _noise(tensors: dict[str, np.ndarray], layout: dict[str, tuple[int, ...]], d
         raise ModelFileError(f"its noise component lacks the array(s) {missing}")
     expected = {"noise.weight": (1,), "noise.box": (2, d), "noise.axes": (d, d)}
     for name, shape in expected.items():
-        if layout[name] != shape:
-            raise ModelFileError(f"array '{name}' has shape {layout[name]}, expected {shape}")
+        if tensors[name].shape != shape:
+            got = tensors[name].shape
+            raise ModelFileError(f"array '{name}' has shape {got}, expected {shape}")
     from ._core.noise import Noise
 
     low, high = tensors["noise.box"]
     return Noise(float(tensors["noise.weight"][0]), low, high, tensors["noise.axes"])
+
+
+_POSTERIOR_ARRAYS = ("mean_precision", "degrees_of_freedom", "weight_concentration")
+_PRIOR_ARRAYS = (  # the prior's fields, and the fitted attribute holding each
+    ("weight_concentration", "weight_concentration_prior_"),
+    ("mean_precision", "mean_precision_prior_"),
+    ("mean", "mean_prior_"),
+    ("degrees_of_freedom", "degrees_of_freedom_prior_"),
+    ("covariance", "covariance_prior_"),
+)
+
+
+def _bayesian_arrays(model: Any) -> dict[str, np.ndarray]:
+    arrays = _mixture_arrays(model)
+    arrays.update({name: _numpy(getattr(model, name + "_")) for name in _POSTERIOR_ARRAYS})
+    arrays.update({"prior." + field: _numpy(getattr(model, a)) for field, a in _PRIOR_ARRAYS})
+    return arrays
+
+
+def _weight_prior(meta: dict[str, Any]) -> Any:
+    from ._core.variational import WEIGHT_PRIORS
+
+    name = meta["params"].get("weight_concentration_prior_type")
+    if not isinstance(name, str) or name not in WEIGHT_PRIORS:
+        raise ModelFileError(
+            f"its weight_concentration_prior_type {str(name)[:40]!r} is not one of "
+            f"{sorted(WEIGHT_PRIORS)}"
+        )
+    return WEIGHT_PRIORS[name]
+
+
+def _bayesian_shapes(meta: dict[str, Any], cov: Covariance) -> dict[str, tuple[int, ...]]:
+    K, d = meta["n_components"], meta["n_features"]
+    one = cov.form.shape(1, d)
+    return {
+        **_mixture_shapes(meta, cov),
+        "mean_precision": (K,),
+        "degrees_of_freedom": (K,) if cov.form.per_component else (),
+        "weight_concentration": _weight_prior(meta).concentration_shape(K),
+        "prior.weight_concentration": (),
+        "prior.mean_precision": (),
+        "prior.mean": (d,),
+        "prior.degrees_of_freedom": (),
+        "prior.covariance": one[1:] if cov.form.per_component else one,
+    }
+
+
+def _build_bayesian(
+    params: dict[str, Any], tensors: dict[str, np.ndarray], meta: dict[str, Any], cov: Covariance
+) -> Any:
+    from ._bayesian import BayesianGaussianMixture, BayesianState
+    from ._core.variational import Posterior, Prior
+
+    def scalar_or_array(array: np.ndarray) -> Any:
+        return float(array) if array.ndim == 0 else array
+
+    posterior = Posterior(
+        _weight_prior(meta).as_concentration(tensors["weight_concentration"]),
+        tensors["mean_precision"],
+        tensors["means"],
+        scalar_or_array(tensors["degrees_of_freedom"]),
+        tensors["covariances"],
+        tensors["precisions_cholesky"],
+    )
+    prior = Prior(*(scalar_or_array(tensors["prior." + field]) for field, _ in _PRIOR_ARRAYS))
+    state = BayesianState(
+        posterior=posterior, prior=prior, covariance_type=cov.name, **_fit_summary(meta)
+    )
+    model = BayesianGaussianMixture._from_state(params, state)
+    # The stored weights are redundant (the posterior's mean): they must agree.
+    if not np.allclose(tensors["weights"], model.weights_, rtol=1e-12, atol=0.0):
+        raise ValueError("its weights are not the posterior mean of its weight concentration")
+    return model
+
+
+_FORMATS = {
+    f.name: f
+    for f in (
+        _Format(
+            FORMAT_NAME,
+            FORMAT_VERSION,
+            ("weights_init", "means_init", "precisions_init"),
+            (*_NOISE_ARRAYS, "init.noise"),
+            _mixture_arrays,
+            _mixture_shapes,
+            _build_mixture,
+        ),
+        _Format(
+            BAYESIAN_FORMAT_NAME,
+            BAYESIAN_FORMAT_VERSION,
+            ("mean_prior", "covariance_prior"),
+            (),
+            _bayesian_arrays,
+            _bayesian_shapes,
+            _build_bayesian,
+        ),
+    )
+}
+
+
+def _format_of(model: Any) -> _Format:
+    from ._bayesian import BayesianGaussianMixture
+
+    bayesian = isinstance(model, BayesianGaussianMixture)
+    return _FORMATS[BAYESIAN_FORMAT_NAME if bayesian else FORMAT_NAME]
 
 
 def _parse_meta(meta_text: str) -> dict[str, Any]:
@@ -566,16 +748,18 @@ def _parse_meta(meta_text: str) -> dict[str, Any]:
         raise ModelFileError(_TOO_DEEP.format("metadata")) from None
     if not isinstance(meta, dict):
         raise ModelFileError("its metadata is not a JSON object")
-    if meta.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"its format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    name = meta.get("format")
+    if not isinstance(name, str) or name not in _FORMATS:
+        expected = " or ".join(repr(f) for f in _FORMATS)
+        raise ModelFileError(f"its format is {str(name)[:60]!r}, expected {expected}")
     version: Any = meta.get("format_version")
     if not _is_count(version) or version < 1:
         raise ModelFileError(f"its format version {version!r} is invalid")
-    if version > FORMAT_VERSION:
+    if version > _FORMATS[name].version:
         raise ModelFileError(
-            f"it uses format version {version}, written by gaussmix "
+            f"it uses format version {version} of {name}, written by gaussmix "
             f"{meta.get('gaussmix_version', '?')}; this gaussmix ({__version__}) reads "
-            f"version {FORMAT_VERSION} only: upgrade gaussmix to load it"
+            f"version {_FORMATS[name].version} only: upgrade gaussmix to load it"
         )
     missing = sorted(_META_KEYS - set(meta))
     if missing:
