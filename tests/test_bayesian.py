@@ -205,6 +205,16 @@ def test_degenerate_data_never_crashes(covariance_type: str, make: Any) -> None:
     assert_allclose(model.predict_proba(X).sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_collinear_columns_keep_scikit_learns_prior(covariance_type: str) -> None:
+    # A singular default covariance_prior is regularised only when a component with
+    # no rows would have no proper posterior: collinear columns keep scikit-learn's.
+    X = np.repeat(np.arange(6.0)[:, None] * [1, 0, 2], 5, axis=0)
+    ours, theirs = _fit_both(X, n_components=3, covariance_type=covariance_type, random_state=0)
+    _close(ours.covariance_prior_, theirs.covariance_prior_, "covariance_prior_", rtol=1e-12)
+    _close(ours.lower_bound_, np.squeeze(theirs.lower_bound_), "lower_bound_")
+
+
 def test_parameter_errors_are_scikit_learns_kind() -> None:
     X = _data()
     bad = [

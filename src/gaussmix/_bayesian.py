@@ -81,8 +81,9 @@ default='dirichlet_process'
     covariance_prior : float or array-like, default=None
         Ψ_0 of the Wishart prior: (d, d) for 'full' and 'tied', (d,) for 'diag', a
         float for 'spherical'. When None, the data's covariance (ddof=1), as
-        scikit-learn; ``reg_covar`` is added to it when it is singular (constant or
-        collinear columns), so that every component stays proper.
+        scikit-learn; ``reg_covar`` is added to it when it is so singular (all
+        rows equal, fewer rows than features) that a component with no rows would
+        have no proper posterior.
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
         Each ``fit`` continues from the previous posterior (``n_init`` is ignored).

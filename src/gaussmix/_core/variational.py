@@ -299,9 +299,9 @@ def data_prior(
     Defaults: γ = 1/K, β_0 = 1, m_0 the data's mean, ν_0 = d and Ψ_0 the data's
     covariance with ddof=1 (as ``np.cov``; the weight Σw stands for the row count,
     so integer weights give the defaults of the repeated rows), reduced to the
-    model's form. A default Ψ_0 that is not numerically positive definite (constant
-    or collinear columns, fewer rows than features) gets ``reg_covar`` added to its
-    variances, so that every component's posterior stays proper.
+    model's form. A default Ψ_0 so singular (all rows equal, say) that a component
+    with no data would have no proper posterior gets ``reg_covar`` added to its
+    variances; otherwise it is scikit-learn's.
 
     Parameters
     ----------
@@ -324,9 +324,9 @@ def data_prior(
         # np.cov's ddof=1, never inflating by more than 2 (fractional weights).
         unbiased = weight / max(weight - 1.0, weight / 2.0)
         stacked = cov.covariances_from_stats(together, 0.0) * unbiased
-        if not _well_conditioned(cov.form, stacked, n_features):
+        if not _proper_when_empty(cov.form, stacked, reg_covar):
             stacked = cov.form.regularize(stacked, reg_covar)
-            if not _well_conditioned(cov.form, stacked, n_features):
+            if not _proper_when_empty(cov.form, stacked, reg_covar):
                 raise IllConditionedError(
                     "The data's covariance, the default covariance_prior, is singular "
                     "(constant columns or all rows equal) and reg_covar is 0. Set "
@@ -384,10 +384,19 @@ def data_statistics(
     return stats
 
 
-def _well_conditioned(form: DensityForm, covariances: np.ndarray, n_features: int) -> bool:
-    """Whether a one-component covariance is safely positive definite."""
-    eig = np.linalg.eigvalsh(form.dense(covariances, 1, n_features)[0])
-    return bool(eig[0] > n_features * np.finfo(np.float64).eps * max(eig[-1], 0.0))
+def _proper_when_empty(form: DensityForm, covariance: np.ndarray, reg_covar: float) -> bool:
+    """Whether a component with no data keeps a proper posterior under prior ``covariance``.
+
+    Such a component's Wishart scale is Ψ_0 plus its tiny mass times ``reg_covar``
+    (see :func:`m_step`); Ψ_0 is kept as scikit-learn computes it unless that
+    scale has no precision factor.
+    """
+    scale = form.regularize(covariance.copy(), _TINY_MASS * reg_covar)
+    try:
+        form.cholesky_precisions(scale)
+    except IllConditionedError:
+        return False
+    return True
 
 
 # -- the M-step ----------------------------------------------------------------------------
