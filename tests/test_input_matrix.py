@@ -3,10 +3,12 @@
 Rows are the input kinds the boundary takes (:mod:`gaussmix._input`): NumPy, lists,
 pandas, polars, array-API (``array_api_strict``), ``scan`` files (.npy, .csv,
 .parquet), Dask arrays and DataFrames, torch CPU tensors; ``gmm_em`` where a
-guarantee applies to it. Columns are the guarantees. A cell that cannot hold is
-skipped with the reason (for example: polars has no complex dtype, a CSV file cannot
-hold a datetime *dtype*). Where a message is the same for every kind, the cell
-compares it with the NumPy path's message, character for character. (Sources read
+guarantee applies to it. Columns are the guarantees, each for both estimators
+(``GaussianMixture`` and ``BayesianGaussianMixture``: one boundary serves both). A
+cell that cannot hold is skipped with the reason (for example: polars has no complex
+dtype, a CSV file cannot hold a datetime *dtype*). Where a message is the same for
+every kind, the cell compares it with the NumPy path's message, character for
+character. (Sources read
 in blocks report the first bad value of the block that fails first; the cells put
 one bad value in the data, at a row in the third block.)
 """
@@ -27,7 +29,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import gaussmix
 from _support import assert_close
-from gaussmix import GaussianMixture, gmm_em
+from gaussmix import BayesianGaussianMixture, GaussianMixture, gmm_em
+from gaussmix._input import weights as weights_module
 
 pd = pytest.importorskip("pandas")
 dask = pytest.importorskip("dask")
@@ -141,14 +144,20 @@ def kind(request: pytest.FixtureRequest) -> Kind:
     return k
 
 
+@pytest.fixture(params=[GaussianMixture, BayesianGaussianMixture], ids=lambda c: c.__name__)
+def mixture(request: pytest.FixtureRequest) -> Any:
+    """Both estimators: every guarantee holds for each (one input boundary)."""
+    return request.param
+
+
 def _message(call: Callable[[], Any], error: type[BaseException] = ValueError) -> str:
     with pytest.raises(error) as info:
         call()
     return str(info.value)
 
 
-def _fitted() -> GaussianMixture:
-    return GaussianMixture(2, random_state=0).fit(X)
+def _fitted(mixture: Any) -> Any:
+    return mixture(n_components=2, random_state=0).fit(X)
 
 
 def _with(value: float) -> np.ndarray:
@@ -163,13 +172,15 @@ def _numpy_message(call: Callable[[np.ndarray], Any], data: np.ndarray) -> str:
 
 # -- non-finite values ----------------------------------------------------------------
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
-def test_non_finite_values_are_one_error(kind: Kind, tmp_path: Path, value: float) -> None:
+def test_non_finite_values_are_one_error(
+    mixture: Any, kind: Kind, tmp_path: Path, value: float
+) -> None:
     data = _with(value)
-    expected = _numpy_message(GaussianMixture(2).fit, data)
+    expected = _numpy_message(mixture(n_components=2).fit, data)
     assert f"at row {BAD_ROW}, column {BAD_COL}" in expected
     assert 'missing="marginalize"' in expected
-    assert _message(lambda: GaussianMixture(2).fit(kind.make(data, tmp_path))) == expected
-    fitted = _fitted()
+    assert _message(lambda: mixture(n_components=2).fit(kind.make(data, tmp_path))) == expected
+    fitted = _fitted(mixture)
     for method in ("predict", "predict_proba", "score_samples", "score"):
 
         def call(method: str = method) -> Any:
@@ -181,13 +192,13 @@ def test_non_finite_values_are_one_error(kind: Kind, tmp_path: Path, value: floa
             assert _message(call) == expected, method
 
 
-def test_nan_under_marginalize(kind: Kind, tmp_path: Path) -> None:
+def test_nan_under_marginalize(mixture: Any, kind: Kind, tmp_path: Path) -> None:
     data = _with(np.nan)
-    model = GaussianMixture(2, missing="marginalize", random_state=0)
+    model = mixture(n_components=2, missing="marginalize", random_state=0)
     if kind.marginalizes:
         fitted = model.fit(kind.make(data, tmp_path))
-        reference = GaussianMixture(2, missing="marginalize", random_state=0).fit(data)
-        np.testing.assert_allclose(fitted.means_, reference.means_, rtol=1e-10, atol=1e-12)
+        reference = mixture(n_components=2, missing="marginalize", random_state=0).fit(data)
+        assert_close(fitted.means_, reference.means_, rtol=1e-10, atol=1e-12)
         scores = fitted.score_samples(kind.make(data, tmp_path))
         assert np.all(np.isfinite(np.asarray(scores)))
         return
@@ -199,16 +210,16 @@ def test_nan_under_marginalize(kind: Kind, tmp_path: Path) -> None:
         message,
     ), message
     inf = _message(lambda: model.fit(kind.make(_with(np.inf), tmp_path)))
-    assert inf == _numpy_message(GaussianMixture(2, missing="marginalize").fit, _with(np.inf))
+    assert inf == _numpy_message(mixture(n_components=2, missing="marginalize").fit, _with(np.inf))
 
 
 # -- magnitudes --------------------------------------------------------------------------
-def test_the_magnitude_limit(kind: Kind, tmp_path: Path) -> None:
+def test_the_magnitude_limit(mixture: Any, kind: Kind, tmp_path: Path) -> None:
     data = _with(1e150)
-    expected = _numpy_message(GaussianMixture(2).fit, data)
+    expected = _numpy_message(mixture(n_components=2).fit, data)
     assert re.search(rf"values reach 1e\+150 \(at row {BAD_ROW}, column 1\)", expected)
-    assert _message(lambda: GaussianMixture(2).fit(kind.make(data, tmp_path))) == expected
-    fitted = _fitted()
+    assert _message(lambda: mixture(n_components=2).fit(kind.make(data, tmp_path))) == expected
+    fitted = _fitted(mixture)
     huge = _with(1e200)  # score_samples on it: an error, never NaN
     expected = _numpy_message(fitted.score_samples, huge)
     with warnings.catch_warnings():
@@ -221,7 +232,9 @@ def test_the_magnitude_limit(kind: Kind, tmp_path: Path) -> None:
         assert _message(call) == expected
 
 
-def test_float32_beyond_float32_squares_is_computed_in_float64(kind: Kind, tmp_path: Path) -> None:
+def test_float32_beyond_float32_squares_is_computed_in_float64(
+    mixture: Any, kind: Kind, tmp_path: Path
+) -> None:
     if kind.name in ("list", "scan_csv"):
         pytest.skip(f"{kind.name} input has no float32 dtype (it is read as float64)")
     data = (X * 1e15).astype(np.float32)
@@ -231,8 +244,8 @@ def test_float32_beyond_float32_squares_is_computed_in_float64(kind: Kind, tmp_p
         source = pl.DataFrame(pd.DataFrame(data, columns=COLUMNS))
     else:
         source = kind.make(data, tmp_path)
-    fitted = GaussianMixture(2, random_state=0).fit(source)
-    reference = GaussianMixture(2, random_state=0).fit(data.astype(np.float64))
+    fitted = mixture(n_components=2, random_state=0).fit(source)
+    reference = mixture(n_components=2, random_state=0).fit(data.astype(np.float64))
     assert_close(fitted.means_, reference.means_, rtol=1e-5)
     out = fitted.score_samples(kind.make(data, tmp_path) if kind.name != "polars" else source)
     out = out.compute() if hasattr(out, "compute") else out
@@ -262,13 +275,13 @@ def _complex_input(kind: Kind, tmp_path: Path) -> Any:
     )()
 
 
-def test_complex_data_is_refused(kind: Kind, tmp_path: Path) -> None:
+def test_complex_data_is_refused(mixture: Any, kind: Kind, tmp_path: Path) -> None:
     try:
         source = _complex_input(kind, tmp_path)
     except (TypeError, ValueError) as exc:  # the scan refuses it when opened
         assert re.search(r"not numeric|complex", str(exc)), exc
         return
-    message = _message(lambda: GaussianMixture(2).fit(source), (TypeError, ValueError))
+    message = _message(lambda: mixture(n_components=2).fit(source), (TypeError, ValueError))
     assert re.search(r"Complex data not supported|complex", message), message
     if kind.name in ("pandas", "dask_frame"):
         assert "'z'" in message  # the column is named
@@ -322,7 +335,9 @@ _VALUES = {
 
 
 @pytest.mark.parametrize("label", list(_VALUES))
-def test_non_numeric_columns_are_refused_by_name(kind: Kind, tmp_path: Path, label: str) -> None:
+def test_non_numeric_columns_are_refused_by_name(
+    mixture: Any, kind: Kind, tmp_path: Path, label: str
+) -> None:
     try:
         source = _column_input(kind, tmp_path, _VALUES[label], label)
         if isinstance(source, Path):
@@ -330,7 +345,7 @@ def test_non_numeric_columns_are_refused_by_name(kind: Kind, tmp_path: Path, lab
     except (TypeError, ValueError) as exc:  # a scan refuses the column when opened
         message = str(exc)
     else:
-        message = _message(lambda: GaussianMixture(2).fit(source), (TypeError, ValueError))
+        message = _message(lambda: mixture(n_components=2).fit(source), (TypeError, ValueError))
     assert re.search(r"numbers only|not numeric|not a number", message), message
     if kind.names or kind.name.startswith("scan_c") or kind.name == "scan_parquet":
         assert "'b'" in message, message
@@ -352,12 +367,14 @@ _BAD_WEIGHTS = {
 
 
 @pytest.mark.parametrize("case", list(_BAD_WEIGHTS))
-def test_weight_errors(kind: Kind, tmp_path: Path, case: str) -> None:
+def test_weight_errors(mixture: Any, kind: Kind, tmp_path: Path, case: str) -> None:
     weights, pattern = _BAD_WEIGHTS[case]
-    expected = _numpy_message(lambda w: GaussianMixture(2).fit(X, sample_weight=w), weights)
+    expected = _numpy_message(lambda w: mixture(n_components=2).fit(X, sample_weight=w), weights)
     assert re.search(pattern, expected), expected
     source = kind.make(X, tmp_path)
-    got = _message(lambda: GaussianMixture(2).fit(source, sample_weight=kind.weights(weights)))
+    got = _message(
+        lambda: mixture(n_components=2).fit(source, sample_weight=kind.weights(weights))
+    )
     assert got == expected
 
 
@@ -373,32 +390,62 @@ def test_huge_weights_fit_as_ordinary_ones(kind: Kind, tmp_path: Path) -> None:
     assert score == pytest.approx(ones.score(X), rel=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol: a total
+def test_huge_weights_are_multiplicities_to_a_variational_fit(
+    kind: Kind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The prior weighs against the total weight: scaled weights are scaled back, and a
+    # total beyond float range is an error, never a silently different fit.
+    heavy = np.random.RandomState(2).uniform(1.0, 3.0, size=len(X)) * 2.0**40
+    params = {"n_components": 2, "random_state": 0, "init_params": "random_from_data"}
+    fitted = BayesianGaussianMixture(**params).fit(
+        kind.make(X, tmp_path), sample_weight=kind.weights(heavy)
+    )
+    model = BayesianGaussianMixture(**params)
+    message = _message(
+        lambda: model.fit(
+            kind.make(X, tmp_path), sample_weight=kind.weights(np.full(len(X), 1e308))
+        )
+    )
+    assert message.startswith("sample_weight sums beyond float range"), message
+    assert not hasattr(model, "weights_")
+    monkeypatch.setattr(weights_module, "_ORDINARY", (0.0, np.inf))  # nothing scaled
+    reference = BayesianGaussianMixture(**params).fit(X, sample_weight=heavy)
+    for name in ("means_", "covariances_", "mean_precision_", "degrees_of_freedom_"):
+        assert_close(getattr(fitted, name), getattr(reference, name), rtol=1e-9)
+    assert fitted.lower_bound_ == pytest.approx(reference.lower_bound_, rel=1e-9)
+
+
 # -- rows and features -----------------------------------------------------------------------
-def test_too_few_rows(kind: Kind, tmp_path: Path) -> None:
-    message = _message(lambda: GaussianMixture(5).fit(kind.make(X[:3], tmp_path)))
-    assert message == _numpy_message(GaussianMixture(5).fit, X[:3])
+def test_too_few_rows(mixture: Any, kind: Kind, tmp_path: Path) -> None:
+    message = _message(lambda: mixture(n_components=5).fit(kind.make(X[:3], tmp_path)))
+    assert message == _numpy_message(mixture(n_components=5).fit, X[:3])
     assert "n_components = 5, n_samples = 3. Use fewer components" in message
     one = np.r_[1.0, np.zeros(len(X) - 1)]
     source = kind.make(X, tmp_path)
-    message = _message(lambda: GaussianMixture(2).fit(source, sample_weight=kind.weights(one)))
+    message = _message(
+        lambda: mixture(n_components=2).fit(source, sample_weight=kind.weights(one))
+    )
     assert message.startswith(
         "Expected n_samples >= n_components but got n_components = 2, n_samples = 1 "
         "(with non-zero weight)"
     ), message
 
 
-def test_wrong_number_of_features_at_inference(kind: Kind, tmp_path: Path) -> None:
-    fitted = _fitted()
+def test_wrong_number_of_features_at_inference(mixture: Any, kind: Kind, tmp_path: Path) -> None:
+    fitted = _fitted(mixture)
     wide = np.hstack([X, X[:, :1]])
     for method in ("predict", "predict_proba", "score_samples", "score"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # fitted without feature names
             message = _message(lambda m=method: getattr(fitted, m)(kind.make(wide, tmp_path)))
-        assert message == "X has 3 features, but GaussianMixture is expecting 2 features as input."
+        assert message == (
+            f"X has 3 features, but {mixture.__name__} is expecting 2 features as input."
+        )
 
 
-def test_feature_names(kind: Kind, tmp_path: Path) -> None:
-    fitted = GaussianMixture(2, random_state=0).fit(kind.make(X, tmp_path))
+def test_feature_names(mixture: Any, kind: Kind, tmp_path: Path) -> None:
+    fitted = mixture(n_components=2, random_state=0).fit(kind.make(X, tmp_path))
     if not kind.names:
         assert not hasattr(fitted, "feature_names_in_")
         return
@@ -431,6 +478,8 @@ def test_gmm_em_checks(data: Any, pattern: str) -> None:
         gmm_em(data, 2)
 
 
-def test_parameter_errors_are_invalid_parameter_errors(kind: Kind, tmp_path: Path) -> None:
+def test_parameter_errors_are_invalid_parameter_errors(
+    mixture: Any, kind: Kind, tmp_path: Path
+) -> None:
     with pytest.raises(InvalidParameterError, match="'n_components' parameter"):
-        GaussianMixture(0).fit(kind.make(X, tmp_path))
+        mixture(n_components=0).fit(kind.make(X, tmp_path))

@@ -10,7 +10,7 @@ M-step, the E-step's plan and the lower bound) is the shared machinery of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
@@ -23,6 +23,7 @@ from ._core.covariance import Covariance, IllConditionedError, Params, get_covar
 from ._core.covariance.forms import ILL_DEFINED
 from ._core.init import initial_stats
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE
+from ._core.stats import Stats
 from ._input import InputInfo, as_rows
 from ._mixture import MixtureBase
 from ._validation import InvalidParameterError, warn_if_regularization_dominates
@@ -231,6 +232,15 @@ default='dirichlet_process'
         plan = vb.plan(self._posterior, self._covariance().form, self._weight_prior())
         return plan.params, plan.log_shift
 
+    def _switched_off(self) -> np.ndarray:
+        """Components holding less than one row's weight, (K,) bool.
+
+        A component's responsibility mass N_k is its mean precision less the
+        prior's (β_k = β_0 + N_k); below one row (one unit of ``sample_weight``) the
+        data gives it nothing, and its weight is the prior's alone.
+        """
+        return (self.mean_precision_ - self.mean_precision_prior_) < 1.0
+
     def _check_continuable(self, cov: Covariance, how: str, fresh: str) -> None:
         super()._check_continuable(cov, how, fresh)
         fitted = self._weight_prior().name
@@ -248,22 +258,23 @@ default='dirichlet_process'
         weight_prior = vb.WEIGHT_PRIORS[self.weight_concentration_prior_type]
         rng = check_random_state(self.random_state)
         # The prior, from the data where not given (one pass, of one component).
+        expectation = _expectation(rows, cov, info)
         if warm:
             centre = self.weights_ @ self.means_
         else:
-            first_stats = self._initial_stats(rows, cov, rng)
+            first_stats = self._initial_stats(rows, cov, rng, info)
             centre = (first_stats.mass @ first_stats.means) / first_stats.mass.sum()
-        prior = self._data_prior(rows, cov, centre, given)
+        prior = self._data_prior(expectation, cov, centre, given)
 
         def start(index: int) -> vb.Posterior:
             if warm:
                 return self._posterior
-            stats = first_stats if index == 0 else self._initial_stats(rows, cov, rng)
+            stats = first_stats if index == 0 else self._initial_stats(rows, cov, rng, info)
             return vb.m_step(stats, cov, prior, weight_prior, self.reg_covar)
 
         def run(index: int, started: float) -> vb.VariationalResult:
             return vb.run_variational(
-                lambda params: rows.expectation(params, cov),
+                expectation,
                 start(index),
                 cov,
                 prior,
@@ -294,15 +305,22 @@ default='dirichlet_process'
         self._online: vb.Stream | None = None
         self._apply_input(info)
 
-    def _initial_stats(self, rows: Rows, cov: Covariance, rng: np.random.RandomState) -> Any:
-        return initial_stats(rows, self.n_components, self.init_params, rng, cov)
+    def _initial_stats(
+        self, rows: Rows, cov: Covariance, rng: np.random.RandomState, info: InputInfo
+    ) -> Stats:
+        stats = initial_stats(rows, self.n_components, self.init_params, rng, cov)
+        return _in_given_weights(stats, info)
 
     def _data_prior(
-        self, rows: Rows, cov: Covariance, centre: np.ndarray, given: dict[str, Any]
+        self,
+        expectation: Callable[[Params], Stats],
+        cov: Covariance,
+        centre: np.ndarray,
+        given: dict[str, Any],
     ) -> vb.Prior:
         """The prior: the given hyperparameters, the data's for the rest."""
         data = vb.data_statistics(
-            lambda params: rows.expectation(params, cov),
+            expectation,
             centre,
             cov,
             reg_covar=self.reg_covar,
@@ -468,16 +486,16 @@ default='dirichlet_process'
         if first:
             given = self._check_given_arrays(cov, info.n_features)
             weight_prior = vb.WEIGHT_PRIORS[self.weight_concentration_prior_type]
-            stats = self._initial_stats(rows, cov, check_random_state(self.random_state))
+            stats = self._initial_stats(rows, cov, check_random_state(self.random_state), info)
             centre = (stats.mass @ stats.means) / stats.mass.sum()
-            prior = self._data_prior(rows, cov, centre, given)
+            prior = self._data_prior(_expectation(rows, cov, info), cov, centre, given)
             posterior = vb.m_step(stats, cov, prior, weight_prior, self.reg_covar)
             stream = None
         else:
             weight_prior, prior = self._weight_prior(), self._prior
             posterior, stream = self._posterior, getattr(self, "_online", None)
         plan = vb.plan(posterior, cov.form, weight_prior)
-        batch = rows.expectation(plan.params, cov)
+        batch = _expectation(rows, cov, info)(plan.params)
         try:
             stream, posterior = vb.stochastic_step(
                 stream,
@@ -519,6 +537,33 @@ class BayesianState(NamedTuple):
     n_iter: int
     lower_bound: float
     lower_bounds: list[float]
+
+
+def _in_given_weights(stats: Stats, info: InputInfo) -> Stats:
+    """Statistics per unit of the user's ``sample_weight``, not of its scaled copy.
+
+    The input boundary scales extreme weights by a power of two (``info``), which
+    changes no maximum-likelihood fit; a variational fit weighs the prior against
+    the data's total weight, so it takes the weights as given.
+    """
+    if info.weight_exponent == 0:
+        return stats
+    with np.errstate(over="ignore"):  # (an overflow is the error below); ldexp is exact
+        back = [np.ldexp(part, -info.weight_exponent) for part in stats[:3]]
+        scatter = np.ldexp(stats.scatter, -info.weight_exponent)
+    if not all(np.all(np.isfinite(part)) for part in (*back, scatter)):
+        raise ValueError(
+            "sample_weight sums beyond float range. BayesianGaussianMixture takes row "
+            "weights as multiplicities, weighed against its prior, so their scale matters "
+            "(weights w fit as w repeated rows would), not only their ratios: divide them "
+            "by a common factor."
+        )
+    return Stats(float(back[0]), float(back[1]), back[2], stats.means, scatter)
+
+
+def _expectation(rows: Rows, cov: Covariance, info: InputInfo) -> Callable[[Params], Stats]:
+    """The E-step over ``rows``, in the user's weights (see :func:`_in_given_weights`)."""
+    return lambda params: _in_given_weights(rows.expectation(params, cov), info)
 
 
 def _as_float_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:

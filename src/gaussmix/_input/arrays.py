@@ -225,7 +225,9 @@ def array_input(X: Any, sample_weight: Any, request: Request) -> Adapted:
     array = request.value_check(None)(as_float_array(X, estimator=request.estimator))
     n_rows, n_features = array.shape
     weights = check_sample_weight(sample_weight, n_rows)
-    info = InputInfo("array", n_rows, n_features, names, array.dtype, None, "numpy")
+    info = InputInfo(
+        "array", n_rows, n_features, names, array.dtype, None, "numpy", weights.exponent
+    )
     usable = "" if weights.values is None else "with non-zero weight"
     if request.missing != "marginalize" or not np.isnan(array).any():
         return Adapted(NumpyRows(array, weights.values), info, weights.n_positive, usable)

@@ -38,7 +38,7 @@ def scan_input(X: Scan, sample_weight: Any, request: Request) -> Adapted:
         raise _no_rows(n_features)
     weights = check_sample_weight(sample_weight, n_rows)
     rows = ScanRows(X, weights.values, request.value_check("scan"))
-    info = InputInfo("scan", n_rows, n_features, None, X.dtype, None, "numpy")
+    info = InputInfo("scan", n_rows, n_features, None, X.dtype, None, "numpy", weights.exponent)
     usable = "" if weights.values is None else "with non-zero weight"
     return Adapted(rows, info, weights.n_positive, usable)
 
@@ -114,8 +114,12 @@ def _frame_to_array(X: Any) -> Any:
     return X.to_dask_array()
 
 
-def _dask_weights(sample_weight: Any, X: Any) -> tuple[Any, int, float]:
-    """Validated, scaled Dask weights chunked like X, their non-zero count and total."""
+def _dask_weights(sample_weight: Any, X: Any) -> tuple[Any, int, float, int]:
+    """Validated, scaled Dask weights chunked like X, their non-zero count, total and scale.
+
+    The scale is the power of two the weights were multiplied by (see
+    :mod:`.weights`).
+    """
     import dask
     import dask.array as da
 
@@ -126,7 +130,7 @@ def _dask_weights(sample_weight: Any, X: Any) -> tuple[Any, int, float]:
         checked = check_sample_weight(sample_weight, n)
         assert checked.values is not None
         w = da.from_array(checked.values, chunks=row_chunks)
-        return w, checked.n_positive, float(checked.values.sum())
+        return w, checked.n_positive, float(checked.values.sum()), checked.exponent
     if not isinstance(sample_weight, da.Array):  # a dask Series
         sample_weight = sample_weight.to_dask_array(lengths=True)
     if sample_weight.shape != (n,):
@@ -149,7 +153,7 @@ def _dask_weights(sample_weight: Any, X: Any) -> tuple[Any, int, float]:
     exponent = scale_exponent(largest)
     w = da.map_blocks(np.ldexp, w, exponent, dtype=np.float64)
     (total,) = dask.compute(w.sum())
-    return w, n_positive, float(total)
+    return w, n_positive, float(total), exponent
 
 
 def _frame_names(X: Any) -> np.ndarray | None:
@@ -174,12 +178,14 @@ def dask_input(X: Any, sample_weight: Any, request: Request) -> Adapted:
     if n_rows == 0:
         raise _no_rows(n_features)
     if sample_weight is None:
-        w, n_usable, total = None, n_rows, float(n_rows)
+        w, n_usable, total, exponent = None, n_rows, float(n_rows), 0
     else:
-        w, n_usable, total = _dask_weights(sample_weight, X)
+        w, n_usable, total, exponent = _dask_weights(sample_weight, X)
         if request.fitting:
             w = w.persist()
     check: ValueCheck = request.value_check("Dask")
     rows = DaskRows(X, w, total, check)
-    info = InputInfo("dask", n_rows, n_features, names, np.dtype(X.dtype), None, "dask")
+    info = InputInfo(
+        "dask", n_rows, n_features, names, np.dtype(X.dtype), None, "dask", exponent
+    )
     return Adapted(rows, info, n_usable, "" if w is None else "with non-zero weight")

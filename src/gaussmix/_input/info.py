@@ -28,6 +28,11 @@ class InputInfo:
         The torch device the rows live on; None off torch.
     output : str
         What predict-style results come back as: 'numpy', 'tensor' or 'dask'.
+    weight_exponent : int
+        The rows' weights are the user's times ``2**weight_exponent`` (0 unless
+        extreme weights were scaled; see :mod:`gaussmix._input.weights`). Statistics
+        are per unit of scaled weight; a model whose fit depends on the total weight
+        (a prior weighed against the data) scales them back.
     """
 
     kind: str
@@ -37,6 +42,7 @@ class InputInfo:
     dtype: np.dtype
     device: str | None
     output: str
+    weight_exponent: int = 0
 
 
 def check_against_fit(

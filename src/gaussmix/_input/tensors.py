@@ -149,6 +149,7 @@ def torch_input(X: Any, sample_weight: Any, request: Request) -> Adapted:
         dtype=np.dtype(str(X.dtype).removeprefix("torch.")),
         device=str(X.device),
         output=output,
+        weight_exponent=checked.exponent,
     )
     return Adapted(
         rows, info, checked.n_positive, "" if weights is None else "with non-zero weight"
