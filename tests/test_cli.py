@@ -16,7 +16,7 @@ pytest.importorskip("typer")
 pytest.importorskip("rich")
 
 from _support import assert_close
-from gaussmix import GaussianMixture, cli, load
+from gaussmix import BayesianGaussianMixture, GaussianMixture, cli, load
 from gaussmix.cli import _app, _choices, _data, _progress
 from gaussmix.cli._errors import CliError
 from gaussmix.cli._fitting import parse_k_range
@@ -168,6 +168,72 @@ def test_fit_large_files_go_through_scan(files, faithful, tmp_path, capsys, monk
         ["select", files["npy"], "--k-range", "1..2", "-c", "full", "--json"], capsys
     )
     assert code == 0 and json.loads(out)["n_samples"] == 272
+
+
+def test_fit_bayesian(files, faithful, tmp_path, capsys):
+    path = tmp_path / "b.gmm"
+    argv = ["fit", files["csv"], "--bayesian", "-k", "6", "--seed", "0", "-o", path]
+    code, out, err = run(argv, capsys)
+    assert code == 0 and err == ""
+    assert "up to K = 6 (2 in use), full covariance" in out and "Variational inference" in out
+    model = load(path)
+    expected = BayesianGaussianMixture(n_components=6, random_state=0).fit(faithful)
+    assert type(model) is BayesianGaussianMixture
+    np.testing.assert_array_equal(model.means_, expected.means_)
+    argv = [
+        *argv[:4],
+        "4",
+        "-c",
+        "diag",
+        "--prior-type",
+        "dirichlet_distribution",
+        "--weight-concentration",
+        "0.01",
+        "-o",
+        path,
+        "--json",
+    ]
+    code, out, err = run(argv, capsys)
+    payload = json.loads(out)
+    assert payload["estimator"] == "BayesianGaussianMixture" and "bic" not in payload
+    assert payload["weight_concentration_prior_type"] == "dirichlet_distribution"
+    assert 1 <= payload["active_components"] <= 4 and len(payload["weights"]) == 4
+    model = load(path)
+    assert (model.covariance_type, model.weight_concentration_prior) == ("diag", 0.01)
+    # Without -k: the top of the default K range. Every other command reads the file.
+    argv = ["fit", files["npy"], "--bayesian", "--seed", "0", "-o", path, "-q"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and load(path).n_components == 9
+    code, out, _ = run(["info", path], capsys)
+    assert "K = 9 components (2 in use)" in out and "dirichlet_process prior" in out
+    code, out, _ = run(["score", path, files["npy"], "--json"], capsys)
+    payload = json.loads(out)
+    assert payload["mean_log_likelihood"] == pytest.approx(load(path).score(faithful), rel=1e-12)
+    assert "bic" not in payload
+    code, out, _ = run(["score", path, files["npy"]], capsys)
+    assert code == 0 and "BIC" not in out
+    code, out, _ = run(["predict", path, files["npy"], "-o", tmp_path / "l.csv", "-q"], capsys)
+    assert code == 0
+    code, out, _ = run(["sample", path, "-n", "3", "--json"], capsys)
+    assert code == 0 and len(json.loads(out)["X"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--prior-type", "dirichlet_process"], "only --bayesian fits take --prior-type"),
+        (["--weight-concentration", "0.1"], "add --bayesian"),
+        (["--bayesian", "--k-range", "1..3"], "give -k instead of --k-range"),
+        (["--bayesian", "-c", "all"], "--bayesian fits one covariance type, not 'all'"),
+        (["--bayesian", "-c", "mclust"], "not 'mclust'"),
+        (["--bayesian", "--prior-type", "dp"], "is not one of 'dirichlet_process'"),
+        (["--bayesian", "--weight-concentration", "0"], "'weight_concentration_prior'"),
+    ],
+)
+def test_fit_bayesian_errors(files, tmp_path, capsys, extra, match):
+    code, out, err = run(["fit", files["csv"], *extra, "-o", tmp_path / "m.gmm"], capsys)
+    assert_error(code, out, err, match)
+    assert not (tmp_path / "m.gmm").exists()
 
 
 def test_predict(files, faithful, tmp_path, capsys):

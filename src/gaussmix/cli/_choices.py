@@ -50,6 +50,13 @@ def missing_policies() -> tuple[str, ...]:
     return tuple(MISSING_POLICIES)
 
 
+def weight_priors() -> tuple[str, ...]:
+    """What ``--prior-type`` accepts: BayesianGaussianMixture's weight priors."""
+    from .._core.variational import WEIGHT_PRIORS
+
+    return tuple(WEIGHT_PRIORS)
+
+
 def metavar(names: Sequence[str]) -> str:
     """How help shows a choice: ``<a|b|c>``."""
     return f"<{'|'.join(names)}>"

@@ -180,6 +180,68 @@ def estimator_kwargs(
     }
 
 
+def check_bayesian_options(
+    bayesian: bool,
+    k_range: str | None,
+    covariance_type: str | None,
+    prior_type: str | None,
+    weight_concentration: float | None,
+) -> None:
+    """``fit --bayesian`` fits one model: one K (an upper bound) and one covariance type."""
+    if not bayesian:
+        given = [
+            name
+            for name, value in (
+                ("--prior-type", prior_type),
+                ("--weight-concentration", weight_concentration),
+            )
+            if value is not None
+        ]
+        if given:
+            raise CliError(f"only --bayesian fits take {' and '.join(given)}: add --bayesian")
+        return
+    if k_range is not None:
+        raise CliError(
+            "--bayesian fits one mixture whose -k is the most components it may use (the "
+            "others switch off): give -k instead of --k-range"
+        )
+    if covariance_type is not None and covariance_type not in _choices.covariance_types():
+        raise CliError(
+            f"--bayesian fits one covariance type, not {covariance_type!r}: give one of "
+            f"{', '.join(_choices.covariance_types())}"
+        )
+
+
+def bayesian_mixture(
+    k: int,
+    covariance_type: str,
+    n_init: int,
+    seed: int | None,
+    prior_type: str | None,
+    weight_concentration: float | None,
+    gm_kwargs: dict[str, Any],
+) -> Any:
+    """The (unfitted) BayesianGaussianMixture of ``fit --bayesian``'s options."""
+    from .._bayesian import BayesianGaussianMixture
+
+    prior: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("weight_concentration_prior_type", prior_type),
+            ("weight_concentration_prior", weight_concentration),
+        )
+        if value is not None
+    }
+    return BayesianGaussianMixture(
+        n_components=k,
+        covariance_type=covariance_type,
+        n_init=n_init,
+        random_state=seed,
+        **prior,
+        **gm_kwargs,
+    )
+
+
 def run_select(
     X: Any,
     ks: list[int],
@@ -219,9 +281,22 @@ def run_select(
         )
 
 
+def is_bayesian(model: Any) -> bool:
+    """Whether ``model`` is a variational mixture (no BIC or AIC: it has no ML fit)."""
+    from .._bayesian import BayesianGaussianMixture
+
+    return isinstance(model, BayesianGaussianMixture)
+
+
 def summary(model: Any, X: Any = None) -> dict[str, Any]:
-    """A fitted model's description (and its BIC and AIC on X) for output."""
+    """A fitted model's description (and its BIC and AIC, or mean log-likelihood, on X).
+
+    A variational mixture has no free-parameter count, BIC or AIC; instead it
+    reports its weight prior and the components in use (not switched off).
+    """
+    bayesian = is_bayesian(model)
     out: dict[str, Any] = {
+        "estimator": type(model).__name__,
         "n_components": int(model.n_components),
         "covariance_type": model.covariance_type,
         "n_features": int(model.n_features_in_),
@@ -229,14 +304,21 @@ def summary(model: Any, X: Any = None) -> dict[str, Any]:
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
-        "n_parameters": int(model._n_parameters()),
         "weights": model.weights_.tolist(),
         "means": model.means_.tolist(),
     }
+    if bayesian:
+        out["weight_concentration_prior_type"] = model.weight_concentration_prior_type
+        out["active_components"] = int(np.sum(~model._switched_off()))
+    else:
+        out["n_parameters"] = int(model._n_parameters())
     if X is not None:
         out["n_samples"] = n_rows(X)
-        out["bic"] = model.bic(X)
-        out["aic"] = model.aic(X)
+        if bayesian:
+            out["score"] = model.score(X)
+        else:
+            out["bic"] = model.bic(X)
+            out["aic"] = model.aic(X)
     return out
 
 

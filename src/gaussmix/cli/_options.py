@@ -94,3 +94,14 @@ def covariance_type(default: str | None, help: str) -> Any:
     """``-c/--covariance-type``: a covariance type, a family of them, or 'all'."""
     names = (*_choices.covariance_types(), *_choices.families(), _choices.ALL)
     return choice(names, default, "-c", "--covariance-type", help=help)
+
+
+def prior_type() -> Any:
+    """``--prior-type``: the weights' prior of ``fit --bayesian``."""
+    return choice(
+        _choices.weight_priors(),
+        None,
+        "--prior-type",
+        help="With --bayesian: the weights' prior, a stick-breaking Dirichlet process or a "
+        "Dirichlet distribution (default: BayesianGaussianMixture's).",
+    )

@@ -6,6 +6,9 @@ import typer
 
 from . import _options
 
+BAYESIAN_K = 9
+"""``fit --bayesian``'s most components without -k (the top of the default K range)."""
+
 
 def fit(
     data: str = _options.DATA,
@@ -27,6 +30,19 @@ def fit(
     reg_covar: float = _options.REG_COVAR,
     init_params: str | None = _options.init_params(),
     missing: str | None = _options.missing(),
+    bayesian: bool = typer.Option(
+        False,
+        "--bayesian",
+        help="Fit a variational (Bayesian) mixture: -k is the most components it may use "
+        f"(default {BAYESIAN_K}); those the data does not need switch off.",
+    ),
+    prior_type: str | None = _options.prior_type(),
+    weight_concentration: float | None = typer.Option(
+        None,
+        "--weight-concentration",
+        help="With --bayesian: the weights' concentration prior (smaller switches off more "
+        "components; default 1/K).",
+    ),
     jobs: int | None = _options.JOBS,
     seed: int | None = _options.SEED,
     device: str | None = _options.DEVICE,
@@ -39,7 +55,8 @@ def fit(
 
     With -k, fit that many components. With a K range (the default, 1..9) or
     several covariance types, fit every candidate and keep the best by BIC
-    (or --criterion).
+    (or --criterion). With --bayesian, fit one variational mixture of at most
+    -k components instead.
     """
     import numpy as np
 
@@ -50,6 +67,8 @@ def fit(
     from ._errors import CliError
     from ._fitting import (
         DEFAULT_K_RANGE,
+        bayesian_mixture,
+        check_bayesian_options,
         check_device,
         check_jobs,
         components_for,
@@ -65,9 +84,12 @@ def fit(
 
     if k is not None and k_range is not None:
         raise CliError("give either -k or --k-range, not both")
+    check_bayesian_options(bayesian, k_range, covariance_type, prior_type, weight_concentration)
     check_not_input(output, [data])  # before the fit, not after it
     check_jobs(jobs)
     check_device(device)
+    if bayesian and k is None:
+        k = BAYESIAN_K
     single = None if k is None else [k]
     asked = single or parse_k_range(DEFAULT_K_RANGE if k_range is None else k_range)
     gm_kwargs = estimator_kwargs(
@@ -80,7 +102,13 @@ def fit(
     selection = None
     with warnings_as_lines(quiet or as_json), missing_value_hint(X, missing):
         ks = single or components_for(asked, n_rows(X), data, k_range)
-        if len(ks) * len(types) == 1:
+        if bayesian:
+            model = bayesian_mixture(
+                ks[0], types[0], n_init, seed, prior_type, weight_concentration, gm_kwargs
+            )
+            with Progress(show, f"fitting up to K={ks[0]} {types[0]}, variational"):
+                model.fit(X)
+        elif len(ks) * len(types) == 1:
             model = GaussianMixture(
                 ks[0], covariance_type=types[0], n_init=n_init, random_state=seed, **gm_kwargs
             )
@@ -108,14 +136,23 @@ def fit(
     how = ""
     if selection is not None:
         how = f" (best of {len(selection.records)} candidates by {selection.criterion.upper()})"
+    what = f"K = {model.n_components}"
+    if bayesian:
+        what = f"up to K = {model.n_components} ({described['active_components']} in use)"
     out.print(
-        f"Fitted K = {model.n_components}, {model.covariance_type} covariance{how} "
+        f"Fitted {what}, {model.covariance_type} covariance{how} "
         f"to {described['n_samples']} rows, {model.n_features_in_} columns "
         f"({', '.join(described['features'])})."
     )
     state = "converged" if model.converged_ else "did NOT converge"
-    out.print(
-        f"EM {state} in {model.n_iter_} iterations; mean log-likelihood "
-        f"{model.lower_bound_:.6g}, BIC {described['bic']:.6g}, AIC {described['aic']:.6g}."
-    )
+    if bayesian:
+        out.print(
+            f"Variational inference {state} in {model.n_iter_} iterations; lower bound "
+            f"{model.lower_bound_:.6g}; mean log-likelihood {described['score']:.6g}."
+        )
+    else:
+        out.print(
+            f"EM {state} in {model.n_iter_} iterations; mean log-likelihood "
+            f"{model.lower_bound_:.6g}, BIC {described['bic']:.6g}, AIC {described['aic']:.6g}."
+        )
     out.print(f"Saved the model to {output}")

@@ -11,7 +11,7 @@ def info(model_path: str = _options.MODEL, as_json: bool = _options.JSON) -> Non
     from rich.table import Table
 
     from ..io import load_with_metadata
-    from ._fitting import summary
+    from ._fitting import is_bayesian, summary
     from ._output import console, print_json
 
     model, meta = load_with_metadata(model_path)
@@ -33,15 +33,27 @@ def info(model_path: str = _options.MODEL, as_json: bool = _options.JSON) -> Non
         f"{model_path}: {meta['format']} v{meta['format_version']}, "
         f"written by gaussmix {meta['gaussmix_version']}"
     )
-    out.print(
-        f"K = {model.n_components} components, {model.covariance_type} covariance, "
-        f"{model.n_features_in_} features ({', '.join(described['features'])}), "
-        f"{described['n_parameters']} free parameters"
-    )
     state = "converged" if model.converged_ else "did NOT converge"
-    out.print(
-        f"EM {state} in {model.n_iter_} iterations; mean log-likelihood {model.lower_bound_:.6g}"
-    )
+    features = f"{model.n_features_in_} features ({', '.join(described['features'])})"
+    if is_bayesian(model):
+        out.print(
+            f"K = {model.n_components} components ({described['active_components']} in use), "
+            f"{model.covariance_type} covariance, {features}, "
+            f"{described['weight_concentration_prior_type']} prior on the weights"
+        )
+        out.print(
+            f"Variational inference {state} in {model.n_iter_} iterations; lower bound "
+            f"{model.lower_bound_:.6g}"
+        )
+    else:
+        out.print(
+            f"K = {model.n_components} components, {model.covariance_type} covariance, "
+            f"{features}, {described['n_parameters']} free parameters"
+        )
+        out.print(
+            f"EM {state} in {model.n_iter_} iterations; mean log-likelihood "
+            f"{model.lower_bound_:.6g}"
+        )
     table = Table(title="Components", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("k", justify="right")
     table.add_column("weight", justify="right")

@@ -12,12 +12,18 @@ def score(
     as_json: bool = _options.JSON,
     quiet: bool = _options.QUIET,
 ) -> None:
-    """The model's log-likelihood of DATA, with BIC and AIC on it."""
+    """The model's log-likelihood of DATA, with BIC and AIC on it.
+
+    A variational (--bayesian) model has no maximum-likelihood fit, so no BIC or
+    AIC: its log-likelihood is that of its variational E-step, as
+    BayesianGaussianMixture.score_samples gives it.
+    """
     import numpy as np
 
     from .._core.criteria import aic, bic
     from ._data import load_model, open_data
     from ._errors import CliError
+    from ._fitting import is_bayesian
     from ._output import console, print_json
     from ._progress import warnings_as_lines
 
@@ -36,15 +42,14 @@ def score(
             f"model file {model_path} or the data holds values far outside any fitted "
             "mixture's; check both (gaussmix info shows the model)"
         )
-    p = model._n_parameters()
-    result = {
+    result: dict[str, float | int] = {
         "n_samples": n,
         "mean_log_likelihood": total / n,
         "log_likelihood": total,
-        "n_parameters": p,
-        "bic": bic(total, p, n),
-        "aic": aic(total, p),
     }
+    if not is_bayesian(model):
+        p = model._n_parameters()
+        result.update(n_parameters=p, bic=bic(total, p, n), aic=aic(total, p))
     if as_json:
         print_json(result)
         return
@@ -52,5 +57,6 @@ def score(
     out.print(f"rows                 {n}")
     out.print(f"mean log-likelihood  {result['mean_log_likelihood']:.10g}")
     out.print(f"log-likelihood       {total:.10g}")
-    out.print(f"BIC                  {result['bic']:.10g}")
-    out.print(f"AIC                  {result['aic']:.10g}")
+    if "bic" in result:
+        out.print(f"BIC                  {result['bic']:.10g}")
+        out.print(f"AIC                  {result['aic']:.10g}")
