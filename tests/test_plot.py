@@ -17,7 +17,7 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.patches import Ellipse, Rectangle  # noqa: E402
 
 from _support import assert_close  # noqa: E402
-from gaussmix import GaussianMixture, select  # noqa: E402
+from gaussmix import BayesianGaussianMixture, GaussianMixture, select  # noqa: E402
 from gaussmix.datasets import load_old_faithful  # noqa: E402
 from gaussmix.plot import (  # noqa: E402
     MAX_GRID_FEATURES,
@@ -416,3 +416,29 @@ def test_selection_plot_draws_mclusts_styles(faithful):
     ax = plot_selection(select(faithful, [1, 2], ["full", "tied"], random_state=0))
     colors = [to_hex(line.get_color()) for line in ax.get_lines()]
     assert colors == ["#cc0000", "#597dc3"]
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_switched_off_components_are_faded(faithful, covariance_type):
+    faithful = (faithful - faithful.mean(axis=0)) / faithful.std(axis=0)
+    model = BayesianGaussianMixture(
+        n_components=5, covariance_type=covariance_type, random_state=0, max_iter=300
+    ).fit(faithful)
+    off = model._switched_off()
+    assert off.any() and not off.all()
+    assert np.all(model.weights_[off] < model.weights_[~off].min())
+    ax = plot_mixture(model, faithful)
+    assert f"K = 5 ({int((~off).sum())} in use)" in ax.get_title()
+    assert ax.get_title().startswith("Variational")
+    for e in _ellipses(ax):
+        k = int(e.get_gid().split("-")[1])
+        assert (e.get_linestyle() == "--") == off[k]
+        assert (e.get_alpha() <= 0.3) or not off[k]
+    drawn = {int(e.get_gid().split("-")[1]) for e in _ellipses(ax)}
+    assert drawn == set(range(5))  # every component, the switched-off ones once
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sum("off)" in t for t in labels) == off.sum()
+    one = plot_mixture(model, faithful, features=[1])
+    dashed = [line for line in one.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == off.sum() + 1  # the off components and the mixture's total
+    _render(one.figure)

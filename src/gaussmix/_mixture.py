@@ -115,6 +115,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
     def _label_reduce(self) -> Any:
         return _labels_with_noise if self._noise_component() is not None else _labels
 
+    def _switched_off(self) -> np.ndarray:
+        """Which components the fitted model no longer uses, (K,) bool (plots fade them).
+
+        Here: those of weight 0 (dropped after collapsing repeatedly).
+        """
+        return np.asarray(self.weights_) == 0.0
+
     def _check_given_arrays(self, cov: Covariance, n_features: int) -> Any:
         """The array-valued constructor parameters, validated for ``n_features`` features."""
         raise NotImplementedError

@@ -201,6 +201,14 @@ def _noise_side(model: Any, feature: int) -> tuple[float, float, float] | None:
     return float(model.noise_weight_), float(low), float(high)
 
 
+_OFF_ALPHA = 0.3
+"""Opacity of a switched-off component (a variational mixture's unused ones)."""
+
+
+def _component_label(k: int, weight: float, off: bool) -> str:
+    return f"component {k} ({weight:.0%}{', off' if off else ''})"
+
+
 def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
     low, high = float(np.min(x)), float(np.max(x))
     span = high - low if high > low else max(abs(high), 1.0)
@@ -217,12 +225,15 @@ def _draw_1d(
     bins: Any,
     legend: bool,
     noise_side: tuple[float, float, float] | None = None,
+    off: np.ndarray | None = None,
 ) -> None:
     """Histogram of ``x`` (n,) and each component's density (``means``, ``variances``: (K,)).
 
     ``noise_side``: a noise component's weight and its box's side along ``x``
-    (:func:`_noise_side`), drawn as its uniform weighted density.
+    (:func:`_noise_side`), drawn as its uniform weighted density. Components
+    marked ``off`` (K,) are drawn faded and dashed.
     """
+    off = np.zeros(len(weights), dtype=bool) if off is None else off
     from scipy.stats import norm
 
     ax.hist(x, bins=bins, density=True, color="0.82", edgecolor="white", label="data")
@@ -232,8 +243,16 @@ def _draw_1d(
     for k, weight in enumerate(weights):
         density = weight * norm.pdf(grid, means[k], np.sqrt(variances[k]))
         total += density
-        ax.fill_between(grid, density, color=colors[k], alpha=0.25, lw=0)
-        ax.plot(grid, density, color=colors[k], lw=2.0, label=f"component {k} ({weight:.0%})")
+        ax.fill_between(grid, density, color=colors[k], alpha=0.05 if off[k] else 0.25, lw=0)
+        ax.plot(
+            grid,
+            density,
+            color=colors[k],
+            lw=1.0 if off[k] else 2.0,
+            ls="--" if off[k] else "-",
+            alpha=_OFF_ALPHA if off[k] else 1.0,
+            label=_component_label(k, weight, off[k]),
+        )
     if noise_side is not None:
         share, side_low, side_high = noise_side
         inside = (grid >= side_low) & (grid <= side_high)
@@ -260,13 +279,18 @@ def _draw_2d(
     point_size: float,
     legend: bool,
     noise_weight: float | None = None,
+    off: np.ndarray | None = None,
 ) -> None:
     """Rows of ``X`` (n, 2) coloured by ``labels``, and each component's ellipses.
 
     ``means`` (K, 2) and ``covariances`` (K, 2, 2) are the components' over the two
     features drawn. Rows labelled -1 (a noise component's, of weight
-    ``noise_weight``) are grey crosses.
+    ``noise_weight``) are grey crosses. Components marked ``off`` (K,) are drawn
+    faded and dashed, with their smallest ellipse only.
     """
+    from matplotlib.colors import to_rgb
+
+    off = np.zeros(len(weights), dtype=bool) if off is None else off
     placed = shown[labels[shown] >= 0]
     ax.scatter(
         X[placed, 0],
@@ -291,15 +315,17 @@ def _draw_2d(
             gid="noise",
         )
     for k in range(len(weights)):
-        for n, sigma in enumerate(sorted(sigmas)):
+        # A switched-off component (the prior's shape, often many alike): one contour.
+        for n, sigma in enumerate(sorted(sigmas)[: 1 if off[k] else None]):
             patch = _ellipse(
                 means[k],
                 covariances[k],
                 sigma,
                 fill=False,
                 edgecolor=colors[k],
-                lw=1.8 - 0.4 * n,
-                alpha=1.0 - 0.25 * n,
+                lw=(1.8 - 0.4 * n) * (0.6 if off[k] else 1.0),
+                ls="--" if off[k] else "-",
+                alpha=(1.0 - 0.25 * n) * (_OFF_ALPHA if off[k] else 1.0),
                 zorder=3,
             )
             patch.set_gid(f"component-{k}-sigma-{sigma:g}")
@@ -308,9 +334,9 @@ def _draw_2d(
         means[:, 0],
         means[:, 1],
         marker="X",
-        s=110,
-        c=colors[: len(weights)],
-        edgecolors="black",
+        s=np.where(off, 50, 110),
+        c=[(*to_rgb(colors[k]), _OFF_ALPHA if off[k] else 1.0) for k in range(len(weights))],
+        edgecolors=[(0.0, 0.0, 0.0, _OFF_ALPHA if o else 1.0) for o in off],
         linewidths=1.2,
         zorder=4,
         gid="means",
@@ -327,7 +353,8 @@ def _draw_2d(
                 marker="o",
                 ls="",
                 color=colors[k],
-                label=f"component {k} ({weights[k]:.0%})",
+                alpha=_OFF_ALPHA if off[k] else 1.0,
+                label=_component_label(k, weights[k], off[k]),
             )
             for k in range(len(weights))
         ]
@@ -366,8 +393,10 @@ def plot_mixture(
 
     Parameters
     ----------
-    model : GaussianMixture
-        A fitted model.
+    model : GaussianMixture or BayesianGaussianMixture
+        A fitted model. Switched-off components (a variational mixture's
+        components that hold less than one row's weight, or components of weight
+        0) are drawn faded and dashed, and marked "off" in the legend.
     X : array-like of shape (n_samples, n_features)
         Column names of a DataFrame (or the model's ``feature_names_in_``) label
         the axes.
@@ -416,12 +445,15 @@ def plot_mixture(
     means = np.asarray(model.means_)[:, chosen]
     covariances = _dense_covariances(model)[:, chosen][:, :, chosen]  # (K, m, m)
     noise_weight = model.__dict__.get("noise_weight_")
+    off = np.asarray(model._switched_off())
     drawn = data[:, chosen]
     names = [names[i] for i in chosen]
     m = len(chosen)
     colors = _colors(model.n_components)
+    in_use = "" if not off.any() else f" ({int(np.sum(~off))} in use)"
     title = (
-        f"Gaussian mixture: K = {model.n_components}, {model.covariance_type} covariance{which}"
+        f"{'Variational ' if hasattr(model, 'weight_concentration_') else ''}Gaussian "
+        f"mixture: K = {model.n_components}{in_use}, {model.covariance_type} covariance{which}"
     )
     rng = np.random.default_rng(random_state)
     shown = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
@@ -438,6 +470,7 @@ def plot_mixture(
             bins,
             legend,
             _noise_side(model, int(chosen[i])),
+            off,
         )
 
     def pair(a: Any, i: int, j: int, size: float, legend: bool) -> None:
@@ -456,6 +489,7 @@ def plot_mixture(
             size,
             legend,
             noise_weight,
+            off,
         )
 
     if m == 1:
@@ -502,7 +536,15 @@ def plot_mixture(
     from matplotlib.lines import Line2D
 
     handles = [
-        Line2D([], [], marker="o", ls="", color=colors[k], label=f"component {k}")
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            color=colors[k],
+            alpha=_OFF_ALPHA if off[k] else 1.0,
+            label=f"component {k}{' (off)' if off[k] else ''}",
+        )
         for k in range(model.n_components)
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(model.n_components, 8))
