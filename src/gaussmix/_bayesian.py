@@ -457,9 +457,11 @@ default='dirichlet_process'
         Convergence: with κ in (0.5, 1] the steps satisfy Robbins and Monro's
         conditions, so on a stationary stream the global parameters converge to a
         local optimum of the lower bound; a larger t_0 damps the first, noisy steps
-        and a smaller κ forgets them faster. One pass of 100 batches comes within
-        1% of the batch fit's held-out score (see the user guide). Components that
-        the first batches do not support can switch off early and stay off.
+        and a smaller κ forgets them faster. One pass of 100 batches typically
+        comes within 1% of the batch fit's held-out score (median 0.3% over 48
+        seeded cases; where it did not, the two fits had reached different local
+        optima, either one the better: see the user guide). Components that the
+        first batches do not support can switch off early and stay off.
 
         Parameters
         ----------
