@@ -16,7 +16,6 @@ the rows, a smoke run; ``--strict``: exit 1 when a target is missed).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import warnings
@@ -28,7 +27,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
 
 from gaussmix import BayesianGaussianMixture
-from run import _timed, machine, make_data  # bench/run.py: the same machine line and data
+from machine import header, load_average  # the machine header every bench script prints
+from run import _timed, make_data  # bench/run.py's data
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = 10 if args.quick else 1
     n_iter, repeats = (3, 2) if args.quick else (3, 3)
     print("BayesianGaussianMixture: gaussmix against scikit-learn, per variational iteration")
-    print(f"Machine: {machine()}")
-    print(f"Load average at start (1, 5, 15 min): {os.getloadavg()}")
+    print(header(), flush=True)
     print(f"Iterations per fit: {n_iter}; repeats: {repeats} (alternating); medians.\n")
     print("| case | scikit-learn ms/iter | gaussmix ms/iter | ratio | target | bound gap |")
     print("|---|---|---|---|---|---|")
@@ -125,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['bound_gap']:.1e}{'' if same else ' MISMATCH'} |",
             flush=True,
         )
-    print(f"\nLoad average at end (1, 5, 15 min): {os.getloadavg()}")
+    print(f"\nLoad average at end: {load_average()}")
     if mismatch:
         print("\nERROR: gaussmix and scikit-learn did not end at the same lower bound.")
         return 1
