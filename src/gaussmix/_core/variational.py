@@ -66,7 +66,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
 
 from . import em
 from .covariance import Covariance, DensityForm, IllConditionedError, Params, params_problem
@@ -151,9 +150,13 @@ class DirichletDistribution(WeightPrior):
         return prior + mass
 
     def expected_log_weights(self, concentration: np.ndarray) -> np.ndarray:
+        from scipy.special import digamma
+
         return digamma(concentration) - digamma(np.sum(concentration))
 
     def log_normaliser(self, concentration: np.ndarray) -> float:
+        from scipy.special import gammaln
+
         return float(gammaln(np.sum(concentration)) - np.sum(gammaln(concentration)))
 
     def weights(self, concentration: np.ndarray) -> np.ndarray:
@@ -180,12 +183,16 @@ class DirichletProcess(WeightPrior):
         return 1.0 + mass, prior + beyond
 
     def expected_log_weights(self, concentration: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        from scipy.special import digamma
+
         a, b = concentration
         log_total = digamma(a + b)
         log_rest = digamma(b) - log_total  # E[log(1 - v_k)]
         return digamma(a) - log_total + np.hstack((0.0, np.cumsum(log_rest)[:-1]))
 
     def log_normaliser(self, concentration: tuple[np.ndarray, np.ndarray]) -> float:
+        from scipy.special import betaln
+
         a, b = concentration
         return float(-np.sum(betaln(a, b)))
 
@@ -479,6 +486,8 @@ def plan(posterior: Posterior, form: DensityForm, weight_prior: WeightPrior) -> 
     scikit-learn's ``_estimate_log_weights`` plus what its ``_estimate_log_prob``
     adds to the Gaussian log-density of E[Λ_k].
     """
+    from scipy.special import digamma
+
     d = posterior.means.shape[1]
     dof = _component_dof(posterior)
     log_lambda = d * math.log(2.0) + np.sum(digamma(0.5 * (dof - np.arange(d)[:, None])), axis=0)
@@ -538,6 +547,8 @@ def lower_bound(
     form : DensityForm
     weight_prior : WeightPrior
     """
+    from scipy.special import gammaln
+
     d = posterior.means.shape[1]
     dof = _component_dof(posterior)
     log_det = np.broadcast_to(_log_det_precision_wishart(posterior, form), dof.shape)
