@@ -213,6 +213,16 @@ def test_collinear_columns_keep_scikit_learns_prior(covariance_type: str) -> Non
     _close(ours.lower_bound_, np.squeeze(theirs.lower_bound_), "lower_bound_")
 
 
+def test_mclust_names_of_scikit_learns_four_fit_the_same() -> None:
+    X = _data(4)
+    for sklearn_name, mclust_name in (("full", "VVV"), ("tied", "EEE"), ("diag", "VVI")):
+        a = BayesianGaussianMixture(n_components=3, covariance_type=sklearn_name, random_state=0)
+        b = BayesianGaussianMixture(n_components=3, covariance_type=mclust_name, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            assert np.array_equal(a.fit(X).means_, b.fit(X).means_)
+
+
 def test_parameter_errors_are_scikit_learns_kind() -> None:
     X = _data()
     bad = [
@@ -227,6 +237,7 @@ def test_parameter_errors_are_scikit_learns_kind() -> None:
         {"covariance_type": "diag", "covariance_prior": [1.0, -1.0, 1.0]},
         {"covariance_type": "spherical", "covariance_prior": -2.0},
         {"covariance_type": "spherical", "covariance_prior": [1.0, 2.0]},
+        {"covariance_type": "EEI"},  # mclust's: no conjugate posterior
     ]
     for params in bad:
         model = BayesianGaussianMixture(**params)

@@ -19,7 +19,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._core import variational as vb
-from ._core.covariance import Covariance, IllConditionedError, Params, get_covariance
+from ._core.covariance import (
+    FAMILIES,
+    Covariance,
+    IllConditionedError,
+    Params,
+    get_covariance,
+)
 from ._core.covariance.forms import ILL_DEFINED
 from ._core.init import initial_stats
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE
@@ -30,6 +36,20 @@ from ._validation import InvalidParameterError, warn_if_regularization_dominates
 from .backends import Rows
 
 __all__ = ["BayesianGaussianMixture", "BayesianState"]
+
+
+def _conjugate_names() -> tuple[str, ...]:
+    """The covariance types with a Normal-Wishart posterior: scikit-learn's four.
+
+    Their M-step is a closed form of the statistics, so the posterior's pseudo-rows
+    give it exactly; mclust's other models constrain the covariances jointly, which
+    no conjugate posterior does. Each is accepted under its mclust name too.
+    """
+    models = [get_covariance(name) for name in FAMILIES["sklearn"].names]
+    return tuple(name for model in models for name in (model.name, *model.aliases))
+
+
+_CONJUGATE_NAMES = _conjugate_names()
 
 
 class BayesianGaussianMixture(MixtureBase):
@@ -54,6 +74,8 @@ class BayesianGaussianMixture(MixtureBase):
     n_components : int, default=1
         The most components the mixture may use.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Also under mclust's names ('VVV', 'EEE', 'VVI', 'VII'); mclust's other
+        models have no conjugate (Normal-Wishart) posterior and are refused.
     tol : float, default=1e-3
         Convergence threshold on the change of the lower bound (the bound is a
         total over the rows, as scikit-learn's, not a mean).
@@ -141,6 +163,7 @@ default='dirichlet_process'
 
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **MixtureBase._parameter_constraints,
+        "covariance_type": [StrOptions(set(_CONJUGATE_NAMES))],
         "weight_concentration_prior_type": [StrOptions(set(vb.WEIGHT_PRIORS))],
         "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],
