@@ -228,6 +228,8 @@ def test_fit_bayesian(files, faithful, tmp_path, capsys):
         (["--bayesian", "-c", "mclust"], "not 'mclust'"),
         (["--bayesian", "--prior-type", "dp"], "is not one of 'dirichlet_process'"),
         (["--bayesian", "--weight-concentration", "0"], "'weight_concentration_prior'"),
+        (["--bayesian", "--prior"], "it takes no --prior"),
+        (["--bayesian", "-c", "EEI"], "'covariance_type' parameter of BayesianGaussianMixture"),
     ],
 )
 def test_fit_bayesian_errors(files, tmp_path, capsys, extra, match):

@@ -224,6 +224,15 @@ def bayesian_mixture(
     """The (unfitted) BayesianGaussianMixture of ``fit --bayesian``'s options."""
     from .._bayesian import BayesianGaussianMixture
 
+    # Options of GaussianMixture's only (--noise, --prior: a MAP prior), by parameter.
+    unsupported = sorted(set(gm_kwargs) - set(BayesianGaussianMixture().get_params()))
+    if unsupported:
+        given = " and ".join(f"--{name}" for name in unsupported)
+        raise CliError(
+            f"--bayesian fits a variational mixture, whose prior is its own: it takes no "
+            f"{given} (GaussianMixture's); leave {given} out or fit without --bayesian"
+        )
+
     prior: dict[str, Any] = {
         name: value
         for name, value in (
