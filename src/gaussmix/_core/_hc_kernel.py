@@ -20,26 +20,16 @@ O(L³) of rescanning every pair after every merge.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a core dependency
-    numba = None  # type: ignore[assignment]
-
-
-def njit(**options: Any) -> Any:
-    """numba's ``njit(**options)``, or no compilation without numba."""
-    return (lambda func: func) if numba is None else numba.njit(**options)
-
+from .compiled import njit
 
 VVV, EII, V = 0, 1, 2
 """Criteria: mclust's hcVVV (d >= 2), hcEII (Ward's, used when n <= d) and hcV (d = 1)."""
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _term(criterion, mass, trace, W, n_features, alpha, beta):
     """A cluster's term of the classification criterion (mclust's vvvtij).
 
@@ -78,7 +68,7 @@ def _term(criterion, mass, trace, W, n_features, alpha, beta):
     return mass * (math.log(1.0 + math.exp(-logdet) * q) + logdet)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _pair(criterion, a, b, mass, means, trace, term, slot, pool, scratch, alpha, beta):
     """Cost of merging positions a and b, and the merged cluster's trace and term.
 
@@ -101,7 +91,7 @@ def _pair(criterion, a, b, mass, means, trace, term, slot, pool, scratch, alpha,
     return t - (term[a] + term[b]), tr, t
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _merged_scatter(a, b, c, means, slot, pool, out):
     """out = W_a + W_b + c δδᵀ, δ = mean_a - mean_b (W = 0 for a cluster without a slot)."""
     d = means.shape[1]
@@ -115,13 +105,13 @@ def _merged_scatter(a, b, c, means, slot, pool, out):
         out += pool[slot[b]]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _better(value, row, best_value, best_row):
     """Whether (value, row) beats (best_value, best_row): lower, or equal and later."""
     return value < best_value or (value == best_value and row > best_row)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _rescan(cost, b, col_value, col_row):
     best = np.inf
     row = -1
@@ -133,7 +123,7 @@ def _rescan(cost, b, col_value, col_row):
     col_row[b] = row
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def agglomerate(criterion, means, mass, alpha, beta, merges, merge_costs):
     """Merge the initial clusters two at a time, cheapest pair first, down to one.
 

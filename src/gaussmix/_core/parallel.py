@@ -37,10 +37,25 @@ def n_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _blas_libraries() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded (found once: slow)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Hold BLAS to one thread; re-entering costs nothing (the outermost context rules)."""
-    global _blas, _depth
+    """Hold BLAS to one thread; re-entering costs nothing (the outermost context rules).
+
+    The libraries' own get/set calls are used directly: threadpoolctl's ``limit``
+    re-reads every library's full description each time (about 0.1 ms, once per
+    E-step, as much as a whole E-step on small data).
+    """
+    global _depth
     if _depth:
         _depth += 1
         try:
@@ -48,16 +63,17 @@ def single_threaded_blas() -> Iterator[None]:
         finally:
             _depth -= 1
         return
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    with _blas.limit(limits=1, user_api="blas"):
-        _depth = 1
-        try:
-            yield
-        finally:
-            _depth = 0
+    libraries = _blas_libraries()
+    before = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    _depth = 1
+    try:
+        yield
+    finally:
+        _depth = 0
+        for lib, threads in zip(libraries, before, strict=True):
+            lib.set_num_threads(threads)
 
 
 def map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:

@@ -1,10 +1,11 @@
 """Compiled row kernels (numba), imported only on the first E-step that can use them.
 
 The kernels release the GIL (``nogil``) so that chunks run on all cores from a
-plain thread pool, and are cached on disk (``cache=True``) so compilation happens
-once per installation; the two that call BLAS (``maha_triangular``,
-``scatter_syrk``) hold its function pointers, which numba cannot cache, and are
-compiled on their first use in a process (about 1 s). :mod:`._kernels` holds the
+plain thread pool, and all are cached on disk (:mod:`.._core.compiled`), so
+compilation happens once per installation and CPU, not in every process; the two
+that call BLAS (``maha_triangular``, ``scatter_syrk``) call it by a symbol name
+bound to SciPy's routine when this module is imported, not through a function
+pointer held in the compiled code (which numba cannot cache). :mod:`._kernels` holds the
 pure-NumPy equivalent used when numba is not importable, and the tests compare
 the two.
 
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import math
 
+import numba  # noqa: F401  (without numba, ImportError here selects the NumPy kernels)
 import numpy as np
-from numba import njit
+
+from .._core.compiled import njit
 
 
-@njit(nogil=True, cache=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False)
 def _centred(X, centre, F):
     """F's rows ``z = x - centre`` (just before its last row) and the 1s; returns q,
     the number of second-moment rows before them."""
@@ -42,7 +45,7 @@ def _centred(X, centre, F):
     return q
 
 
-@njit(nogil=True, cache=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False)
 def products(X, centre, F):
     """F[:, i] = the 'full' features of X[i] - centre (the module docstring's layout).
 
@@ -65,7 +68,7 @@ def products(X, centre, F):
             t += 1
 
 
-@njit(nogil=True, cache=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False)
 def squares(X, centre, F):
     """F[:, i] = the 'diagonal' features of X[i] - centre (see :func:`products`)."""
     n, d = X.shape
@@ -75,7 +78,7 @@ def squares(X, centre, F):
             F[j, i] = F[q + j, i] * F[q + j, i]
 
 
-@njit(nogil=True, cache=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False)
 def norms(X, centre, F):
     """F[:, i] = the 'spherical' features of X[i] - centre (see :func:`products`)."""
     n, d = X.shape
@@ -87,6 +90,68 @@ def norms(X, centre, F):
 
 
 # -- one-dimensional rows: the whole E-step of a chunk in one pass -----------------
+# -- 'diagonal' and 'spherical' components far from the shared centre ------------------
+@njit(nogil=True, boundscheck=False, fastmath={"contract", "reassoc"})
+def diagonal_direct(X, centres, scales, bias, out):
+    """out[k, i] = bias_k - ½ Σ_j scales[k, j] (x_ij - centres[k, j])², in float64.
+
+    Each component about its own centre: no expanded square, nothing cancels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64
+    centres, scales : ndarray of shape (K, d), float64
+    bias : ndarray of shape (K,), float64
+    out : ndarray of shape (K, n), X's dtype, written
+    """
+    n, d = X.shape
+    K = centres.shape[0]
+    for i in range(n):
+        for k in range(K):
+            s = 0.0
+            for j in range(d):
+                t = X[i, j] - centres[k, j]
+                s += scales[k, j] * t * t
+            out[k, i] = bias[k] - 0.5 * s
+
+
+@njit(nogil=True, boundscheck=False, fastmath={"contract"})
+def diagonal_direct_moments(X, centres, r, out):
+    """out[k] = [Σ_i r_ki z_i², Σ_i r_ki z_i, Σ_i r_ki] with z_i = x_i - centres[k].
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64
+    centres : ndarray of shape (K, d), float64
+    r : ndarray of shape (K, n), float64
+    out : ndarray of shape (K, 2 d + 1), float64, written
+    """
+    n, d = X.shape
+    K = centres.shape[0]
+    z = np.empty(d)
+    second = np.empty(d)
+    first = np.empty(d)
+    for k in range(K):
+        c = centres[k]
+        second[:] = 0.0
+        first[:] = 0.0
+        mass = 0.0
+        for i in range(n):
+            w = r[k, i]
+            if w == 0.0:
+                continue
+            x = X[i]
+            for j in range(d):
+                z[j] = w * (x[j] - c[j])
+            for j in range(d):
+                first[j] += z[j]
+                second[j] += z[j] * (x[j] - c[j])
+            mass += w
+        out[k, :d] = second
+        out[k, d : 2 * d] = first
+        out[k, 2 * d] = mass
+
+
 _BLOCK = 256  # rows per block: every per-block array stays in the L1 cache
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact (Cody-Waite)
@@ -95,7 +160,7 @@ _ROUND = 6755399441055744.0  # 1.5 * 2**52: adding and subtracting it rounds to 
 _EXP_FAST_MIN = -708.0  # from here down exp is subnormal or 0: left to math.exp
 
 
-@njit(nogil=True, cache=True, boundscheck=False, fastmath={"contract"})
+@njit(nogil=True, boundscheck=False, fastmath={"contract"})
 def _exp_nonpositive(a, out, scale, n):
     """out[:n] = exp(a[:n]) for a <= 0, in loops that vectorise.
 
@@ -133,7 +198,7 @@ def _exp_nonpositive(a, out, scale, n):
             out[i] = math.exp(a[i])
 
 
-@njit(nogil=True, cache=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False)
 def sums_1d(x, centre, W, out):
     """E-step sums of unweighted 1-D rows in one pass; returns Σ_i log p(x_i).
 
@@ -216,24 +281,30 @@ def sums_1d(x, centre, W, out):
 
 # -- 'full' in many dimensions: triangular products through BLAS, without the GIL ---
 def _blas(name: str, n_args: int):
-    """SciPy's BLAS routine ``name`` as a ctypes function numba can call (every
-    argument by pointer, Fortran style), or None without SciPy's Cython BLAS."""
-    import ctypes
+    """SciPy's BLAS routine ``name`` as an external function numba can call and cache
+    (every argument by pointer, Fortran style), or None without SciPy's Cython BLAS.
 
+    The compiled code names the routine by a symbol that is bound here, in every
+    process, to SciPy's address before any kernel is compiled or loaded.
+    """
+    import llvmlite.binding as llvm
+    from numba import types
     from numba.extending import get_cython_function_address
 
     try:
         address = get_cython_function_address("scipy.linalg.cython_blas", name)
     except (ImportError, ValueError):
         return None
-    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * n_args)(address)
+    symbol = f"gaussmix_scipy_blas_{name}"
+    llvm.add_symbol(symbol, address)
+    return types.ExternalFunction(symbol, types.void(*[types.voidptr] * n_args))
 
 
 _dtrmm = _blas("dtrmm", 11)
 _R, _L, _T, _N = (np.array([ord(c)], dtype=np.uint8) for c in "RLTN")
 
 
-@njit(nogil=True, boundscheck=False)  # not cacheable: it holds BLAS pointers
+@njit(nogil=True, boundscheck=False)
 def maha_triangular(Z, offsets, factors, out):
     """out[k, i] = |P_k^T (z_i - δ_k)|² by one triangular product (dtrmm) per component.
 
@@ -280,7 +351,7 @@ HAVE_BLAS = _dtrmm is not None and _dsyrk is not None
 _U = np.array([ord("U")], dtype=np.uint8)
 
 
-@njit(nogil=True, boundscheck=False)  # not cacheable: it holds BLAS pointers
+@njit(nogil=True, boundscheck=False)
 def scatter_syrk(r, Z, out):
     """out[k] = Σ_i r_ik z_i z_i^T (lower triangle) by a symmetric rank-n update (dsyrk).
 

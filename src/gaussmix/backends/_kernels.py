@@ -35,6 +35,7 @@ Nothing here is d² for 'diagonal' or 'spherical'.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -48,6 +49,15 @@ _NEAR = 1e4  # squared Mahalanobis distance of the shared centre: cancellation �
 _STACKED_MIN_D = 32  # 'full' from this many dimensions: stacked factors, not d²/2 features
 
 _jit_module: Any = None
+
+
+@lru_cache(maxsize=64)
+def _upper(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(d)``, built once per d (it cost as much as a small E-step's
+    products when rebuilt every E-step); read-only."""
+    rows, cols = np.triu_indices(d)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 def jit() -> Any:
@@ -75,6 +85,7 @@ class Group(NamedTuple):
     Attributes
     ----------
     centre : ndarray of shape (d,), float64
+        For a direct group, each member's own centre, (K_g, d).
     members : ndarray of shape (K_g,), intp
         The components in this group.
     W : ndarray of shape (m, K_g), the rows' dtype, or None
@@ -94,6 +105,12 @@ class Group(NamedTuple):
     factors, offsets : ndarray of shape (K_g, d, d) and (K_g, d), or None
         With ``stacked`` and upper-triangular factors (always, from the M-step):
         the P_k and μ_k - centre, float64, for the triangular products.
+    direct : ndarray of shape (K_g, d), float64, or None
+        'diagonal' and 'spherical' components far from the shared centre, each
+        centred on its own mean: their squared precisions per feature, for
+        ``bias_k - ½ Σ_j p²_kj (x_j - μ_kj)²`` straight from the rows (no
+        expansion, nothing to cancel; ``bias`` holds the bias). One such group
+        holds every far component, so they cost one pass, not one each.
     """
 
     centre: np.ndarray
@@ -104,6 +121,7 @@ class Group(NamedTuple):
     bias: np.ndarray | None = None
     factors: np.ndarray | None = None
     offsets: np.ndarray | None = None
+    direct: np.ndarray | None = None
 
 
 class Plan(NamedTuple):
@@ -166,8 +184,8 @@ class Kernel:
         groups = []
         if near.any():
             groups.append(self.group(centre, np.flatnonzero(near), means, prec, bias, dtype))
-        for k in np.flatnonzero(~near):
-            groups.append(self.lone_group(int(k), means, prec, bias, dtype))
+        if not near.all():
+            groups.extend(self.far_groups(np.flatnonzero(~near), means, prec, bias, dtype))
         return Plan(K, d, tuple(groups), np.flatnonzero(~live), self.projection(prec, dtype))
 
     def centre_distance(self, delta: np.ndarray, prec: np.ndarray) -> np.ndarray:
@@ -206,6 +224,12 @@ class Kernel:
         const = -0.5 * np.einsum("kj,kj->k", eta, eta) + bias[index]
         W = np.hstack([quad, linear, const[:, None]]).T.astype(dtype, order="C")
         return Group(np.asarray(centre, dtype=np.float64), index, W)
+
+    def far_groups(
+        self, far: np.ndarray, means: np.ndarray, prec: np.ndarray, bias: np.ndarray, dtype: Any
+    ) -> list[Group]:
+        """Groups for the components ``far`` from the shared centre: one each, by default."""
+        return [self.lone_group(int(k), means, prec, bias, dtype) for k in far]
 
     def lone_group(
         self, k: int, means: np.ndarray, prec: np.ndarray, bias: np.ndarray, dtype: Any
@@ -298,8 +322,60 @@ class Kernel:
 
 
 class _DiagonalKernel(Kernel):
-    """What 'spherical' and 'diagonal' share: per-feature precisions, and in one
-    dimension (where both layouts are ``z², z, 1``) the fused compiled pass."""
+    """What 'spherical' and 'diagonal' share: per-feature precisions, the far
+    components in one direct group, and in one dimension (where both layouts are
+    ``z², z, 1``) the fused compiled pass."""
+
+    def scales(self, prec: np.ndarray, index: np.ndarray, d: int) -> np.ndarray:
+        """Squared precisions per feature of the components ``index``, (K_g, d) float64."""
+        raise NotImplementedError
+
+    def far_groups(
+        self, far: np.ndarray, means: np.ndarray, prec: np.ndarray, bias: np.ndarray, dtype: Any
+    ) -> list[Group]:
+        centres = np.ascontiguousarray(means[far], dtype=np.float64)
+        scales = np.ascontiguousarray(self.scales(prec, far, means.shape[1]))
+        return [Group(centres, far, None, bias=bias[far], direct=scales)]
+
+    def features(self, X: np.ndarray, plan: Plan, group: Group) -> np.ndarray:
+        if group.direct is not None:  # the rows themselves
+            return X
+        return super().features(X, plan, group)
+
+    def group_log_prob(self, group: Group, F: np.ndarray) -> np.ndarray:
+        if group.direct is None:
+            return super().group_log_prob(group, F)
+        assert group.bias is not None
+        out = np.empty((len(group.members), F.shape[0]), dtype=F.dtype)
+        kernels = jit()
+        if kernels is not None:
+            kernels.diagonal_direct(F, group.centre, group.direct, group.bias, out)
+            return out
+        for row, (c, p2, b) in enumerate(zip(group.centre, group.direct, group.bias, strict=True)):
+            z = F - c
+            out[row] = b - 0.5 * ((z * z) @ p2)
+        return out
+
+    def group_moments(self, group: Group, r: np.ndarray, F: np.ndarray) -> np.ndarray:
+        """Sums about each member's own centre, ``[z², z, 1]`` per feature (K_g, 2d + 1)."""
+        if group.direct is None:
+            return super().group_moments(group, r, F)
+        K, d = group.centre.shape
+        out = np.empty((K, 2 * d + 1))
+        kernels = jit()
+        if kernels is not None:
+            kernels.diagonal_direct_moments(F, group.centre, r, out)
+        else:
+            for row, c in enumerate(group.centre):
+                z = F - c
+                out[row, :d] = r[row] @ (z * z)
+                out[row, d : 2 * d] = r[row] @ z
+                out[row, 2 * d] = r[row].sum()
+        return self.from_diagonal_layout(out, d)
+
+    def from_diagonal_layout(self, sums: np.ndarray, d: int) -> np.ndarray:
+        """Sums in the ``[z², z, 1]`` layout, rearranged to this form's feature layout."""
+        return sums
 
     def fused_sums(self, X: np.ndarray, weights: np.ndarray | None, plan: Plan) -> Sums | None:
         """Sums of unweighted float64 1-D rows by the fused kernel (one pass per chunk).
@@ -314,6 +390,7 @@ class _DiagonalKernel(Kernel):
             or X.shape[1] != 1
             or X.dtype != np.float64
             or len(plan.groups) != 1
+            or plan.groups[0].W is None
         ):
             return None
         g = plan.groups[0]
@@ -335,6 +412,12 @@ class SphericalKernel(_DiagonalKernel):
 
     def project(self, delta: np.ndarray, prec: np.ndarray, index: np.ndarray) -> np.ndarray:
         return delta * prec[index][:, None]
+
+    def scales(self, prec: np.ndarray, index: np.ndarray, d: int) -> np.ndarray:
+        return np.repeat((prec[index] ** 2)[:, None], d, axis=1)
+
+    def from_diagonal_layout(self, sums: np.ndarray, d: int) -> np.ndarray:
+        return np.hstack([sums[:, :d].sum(axis=1, keepdims=True), sums[:, d:]])
 
     def coefficients(
         self, delta: np.ndarray, prec: np.ndarray, index: np.ndarray
@@ -359,6 +442,9 @@ class DiagonalKernel(_DiagonalKernel):
 
     def project(self, delta: np.ndarray, prec: np.ndarray, index: np.ndarray) -> np.ndarray:
         return delta * prec[index]
+
+    def scales(self, prec: np.ndarray, index: np.ndarray, d: int) -> np.ndarray:
+        return prec[index] ** 2
 
     def coefficients(
         self, delta: np.ndarray, prec: np.ndarray, index: np.ndarray
@@ -400,7 +486,7 @@ class FullKernel(Kernel):
     ) -> tuple[np.ndarray, np.ndarray]:
         P = prec[index]
         lam = np.einsum("kij,klj->kil", P, P)  # precision matrices Λ_k = P_k P_k^T
-        rows, cols = np.triu_indices(delta.shape[1])
+        rows, cols = _upper(delta.shape[1])
         quad = -0.5 * lam[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
         return quad, np.einsum("kjl,kl->kj", lam, delta)
 
@@ -442,7 +528,7 @@ class FullKernel(Kernel):
         return F
 
     def squares(self, z: np.ndarray, out: np.ndarray) -> None:
-        rows, cols = np.triu_indices(z.shape[0])
+        rows, cols = _upper(z.shape[0])
         np.multiply(z[rows], z[cols], out=out)
 
     def group_log_prob(self, group: Group, F: np.ndarray) -> np.ndarray:
@@ -471,7 +557,7 @@ class FullKernel(Kernel):
         return _stacked_sums(r, F.astype(np.float64, copy=False))
 
     def put_second(self, second: np.ndarray, group: Group, G: np.ndarray, d: int) -> None:
-        rows, cols = np.triu_indices(d)
+        rows, cols = _upper(d)
         block = np.empty((len(group.members), d, d))
         block[:, rows, cols] = G[:, : len(rows)]
         block[:, cols, rows] = G[:, : len(rows)]
@@ -557,7 +643,7 @@ def _stacked_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
     d = Z.shape[0] - 1
     A = (r[:, None, :] * Z[None, :d, :]).reshape(K * d, n)
     moments = (A @ Z.T).reshape(K, d, d + 1)  # [Σ r z z^T | Σ r z] per component
-    rows, cols = np.triu_indices(d)
+    rows, cols = _upper(d)
     return np.hstack([moments[:, rows, cols], moments[:, :, d], r.sum(axis=1)[:, None]])
 
 
@@ -567,7 +653,7 @@ def _symmetric_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
     d = Z.shape[0] - 1
     second = np.empty((K, d, d))
     jit().scatter_syrk(r, Z, second)
-    rows, cols = np.triu_indices(d)
+    rows, cols = _upper(d)
     first = r @ Z.T  # (K, d + 1): Σ r z and Σ r
     return np.hstack([second[:, cols, rows], first])
 
