@@ -14,7 +14,13 @@ standardised: their features differ in scale by orders of magnitude) and digits
 (pixel counts 0-16, left as they are), and a synthetic grid n x d x K x the four
 covariance types, each cell a random mixture of K Gaussians (``run.make_data``).
 
-Usage: ``python bench/smalldata.py [--quick] [--only TEXT] [--max-pairs N]``.
+On a loaded machine wall times mostly measure the queue, and scikit-learn's
+OpenMP and BLAS threads, spinning while they wait for a core, suffer most:
+``--cpu-time`` times the process's CPU seconds instead, meant for single-threaded
+runs (``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GAUSSMIX_NUM_THREADS=1``), which
+compare the work each library does whatever else the machine runs.
+
+Usage: ``python bench/smalldata.py [--quick] [--only TEXT] [--max-pairs N] [--cpu-time]``.
 ``--quick`` runs a subset of the grid (n in {500, 10000}, d in {2, 30}, K in {5, 16});
 ``--only`` keeps the cells whose label contains TEXT. Targets (issue 12): at least
 1.5x in every cell and 3x at the median.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -78,12 +85,15 @@ def cells(grid: dict[str, tuple[int, ...]]) -> Iterator[Cell]:
             yield Cell(f"synthetic n={n:,}, d={d}, K={k}, {cov}", X, k, cov)
 
 
+CLOCK = time.perf_counter  # --cpu-time: time.process_time
+
+
 def fit_once(cls: type, cell: Cell) -> tuple[float, int]:
     """Seconds of one default fit and its number of EM iterations."""
     model = cls(cell.k, covariance_type=cell.covariance_type, random_state=0)
-    start = time.perf_counter()
+    start = CLOCK()
     model.fit(cell.X)
-    return time.perf_counter() - start, int(model.n_iter_)
+    return CLOCK() - start, int(model.n_iter_)
 
 
 @dataclass
@@ -125,11 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a subset of the grid")
     parser.add_argument("--only", help="run only cells whose label contains this text")
     parser.add_argument("--max-pairs", type=int, default=7, help="most alternating pairs")
+    parser.add_argument("--cpu-time", action="store_true", help="CPU seconds, not wall time")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     print(header(), flush=True)
+    names = ("OMP_NUM_THREADS", "GAUSSMIX_NUM_THREADS")
+    threads = {k: os.environ.get(k, "default") for k in names}
     print(
-        "\nWhole default fits, warm, alternating; medians (ms); ratio = median of the "
-        "per-pair ratios, scikit-learn / gaussmix.\n"
+        f"\nWhole default fits, warm, alternating; medians (ms, "
+        f"{'CPU' if args.cpu_time else 'wall'} time; threads: {threads}); "
+        "ratio = median of the per-pair ratios, scikit-learn / gaussmix.\n"
     )
     print("| data | scikit-learn ms | gaussmix ms | ratio | iterations (sk / gm) | pairs |")
     print("|---|---:|---:|---:|---|---:|")
