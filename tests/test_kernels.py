@@ -30,6 +30,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "numba":
         pytest.importorskip("numba")
         monkeypatch.delenv("GAUSSMIX_DISABLE_NUMBA", raising=False)
+        monkeypatch.setenv("GAUSSMIX_NUMBA_MIN_VALUES", "0")  # compiled even on small chunks
     else:
         monkeypatch.setenv("GAUSSMIX_DISABLE_NUMBA", "1")
     return str(request.param)

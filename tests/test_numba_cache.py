@@ -70,7 +70,7 @@ def test_every_kernel_asks_for_the_disk_cache():
 
 
 def _child(cache_dir: str) -> dict[str, list[int]]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "GAUSSMIX_NUMBA_MIN_VALUES": "0"}
     env.pop("GAUSSMIX_DISABLE_NUMBA", None)
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, *KERNEL_MODULES],
@@ -95,6 +95,24 @@ def test_a_fresh_process_compiles_nothing(tmp_path):
     called |= {"diagonal_direct", "diagonal_direct_moments"}
     assert {f"gaussmix.backends._jit.{name}" for name in called} <= loaded
     assert any(name.startswith("gaussmix._core._hc_kernel.") for name in loaded)
+
+
+def test_small_fits_never_load_numba():
+    """Below a few tens of thousands of values per chunk the E-step runs NumPy's loops,
+    so the first small fit in a process pays for no numba import (about a second)."""
+    code = (
+        "import sys, warnings; from sklearn.datasets import load_iris; "
+        "from gaussmix import GaussianMixture; warnings.simplefilter('ignore'); "
+        "X = load_iris().data; "
+        "[GaussianMixture(3, covariance_type=c, random_state=0).fit(X) "
+        "for c in ('full', 'tied', 'diag', 'spherical')]; "
+        "print('numba' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAUSSMIX_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_without_a_writable_cache_folder_kernels_compile_per_process(monkeypatch, caplog):

@@ -60,14 +60,24 @@ def _upper(d: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def jit() -> Any:
-    """The compiled kernels module, or None when numba is unavailable or disabled.
+_COMPILED_MIN_VALUES = 2**15
 
-    Setting the environment variable ``GAUSSMIX_DISABLE_NUMBA=1`` forces the
-    NumPy path (the tests use it to compare both).
+
+def jit(values: int) -> Any:
+    """The compiled kernels module for a chunk of ``values`` numbers (rows x features),
+    or None: without numba, when it is disabled, or for a small chunk.
+
+    A small chunk runs NumPy's loops: there the compiled ones save microseconds,
+    while loading numba and its cached kernels costs about a second in a fresh
+    process, so small fits never import it. ``GAUSSMIX_NUMBA_MIN_VALUES`` sets
+    the size from which numba runs (default ``2**15``; 0: always, as the tests
+    of the compiled kernels do), and ``GAUSSMIX_DISABLE_NUMBA=1`` forces the
+    NumPy path everywhere (the tests use it to compare both).
     """
     global _jit_module
     if os.environ.get("GAUSSMIX_DISABLE_NUMBA", "") not in ("", "0"):
+        return None
+    if values < int(os.environ.get("GAUSSMIX_NUMBA_MIN_VALUES", _COMPILED_MIN_VALUES)):
         return None
     if _jit_module is None:
         try:
@@ -245,7 +255,7 @@ class Kernel:
         """Features of the chunk's rows about the group's centre, (m, n) in X's dtype."""
         n, d = X.shape
         F = np.empty((self.feature_count(d), n), dtype=X.dtype)
-        kernels = jit()
+        kernels = jit(X.size)
         if kernels is not None:
             getattr(kernels, self.compiled)(X, group.centre, F)
             return F
@@ -347,7 +357,7 @@ class _DiagonalKernel(Kernel):
             return super().group_log_prob(group, F)
         assert group.bias is not None
         out = np.empty((len(group.members), F.shape[0]), dtype=F.dtype)
-        kernels = jit()
+        kernels = jit(F.size)
         if kernels is not None:
             kernels.diagonal_direct(F, group.centre, group.direct, group.bias, out)
             return out
@@ -362,7 +372,7 @@ class _DiagonalKernel(Kernel):
             return super().group_moments(group, r, F)
         K, d = group.centre.shape
         out = np.empty((K, 2 * d + 1))
-        kernels = jit()
+        kernels = jit(F.size)
         if kernels is not None:
             kernels.diagonal_direct_moments(F, group.centre, r, out)
         else:
@@ -383,7 +393,7 @@ class _DiagonalKernel(Kernel):
         None where it does not apply (numba missing, weights, float32, several
         groups); there the general path's separate passes run instead.
         """
-        kernels = jit()
+        kernels = jit(X.size)
         if (
             kernels is None
             or weights is not None
@@ -541,7 +551,7 @@ class FullKernel(Kernel):
             maha = np.einsum("ji,ji->i", y, y)[None]
         elif _triangular(group, F):
             maha = np.empty((len(group.members), n))
-            jit().maha_triangular(F, group.offsets, group.factors, maha)
+            jit(F.size).maha_triangular(F, group.offsets, group.factors, maha)
         else:
             assert group.stacked is not None
             y = group.stacked.T @ F  # (K_g d, n): P_k^T (x - μ_k)
@@ -628,7 +638,7 @@ def _with_factors(group: Group, means: np.ndarray, prec: np.ndarray) -> Group:
 
 def _triangular(group: Group, F: np.ndarray) -> bool:
     """Whether the stacked group's densities go through numba's triangular products."""
-    kernels = jit()
+    kernels = jit(F.size)
     return (
         group.factors is not None
         and F.dtype == np.float64
@@ -652,7 +662,7 @@ def _symmetric_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
     K = r.shape[0]
     d = Z.shape[0] - 1
     second = np.empty((K, d, d))
-    jit().scatter_syrk(r, Z, second)
+    jit(Z.size).scatter_syrk(r, Z, second)
     rows, cols = _upper(d)
     first = r @ Z.T  # (K, d + 1): Σ r z and Σ r
     return np.hstack([second[:, cols, rows], first])
