@@ -8,17 +8,18 @@ warm. It reports, per case, the median over rounds of the first fit, the warm
 fit and their difference (target: under 0.1 s), and from the last round how many
 compiled kernels came from numba's on-disk cache and how many were compiled.
 
-Run it twice after a change to the kernels: the first run fills the cache
-(``NUMBA_CACHE_DIR``, else ``__pycache__`` beside the sources, else the user's
-cache directory), the second shows what users see.
+A first, untimed process per case fills the caches (Python's bytecode, and
+numba's: ``NUMBA_CACHE_DIR``, else ``__pycache__`` beside the sources, else the
+user's cache directory), so the rounds show what users of an installed package see.
 
-Usage: ``python bench/firstfit.py [--rounds N]`` (default 5).
+Usage: ``python bench/firstfit.py [--rounds N] [--only TEXT]`` (default 5 rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -69,11 +70,15 @@ print(json.dumps({"first": times[0], "warm": times[1], "numba": "numba" in sys.m
 
 
 def child(name: str, cov: str, k: int) -> dict:
+    # As an installed package: Python's compiled bytecode is written and reused (with
+    # PYTHONDONTWRITEBYTECODE set, every fresh process would compile every module).
+    env = {key: v for key, v in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, name, cov, str(k)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -81,6 +86,7 @@ def child(name: str, cov: str, k: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="fresh processes per case")
+    parser.add_argument("--only", help="run only cases whose label contains this text")
     args = parser.parse_args()
     print(header(), flush=True)
     print(
@@ -89,6 +95,9 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---|---|")
     for label, (name, cov, k) in CASES.items():
+        if args.only and args.only not in label:
+            continue
+        child(name, cov, k)  # fills the bytecode and numba caches
         runs = [child(name, cov, k) for _ in range(args.rounds)]
         first = statistics.median(r["first"] for r in runs)
         warm = statistics.median(r["warm"] for r in runs)
