@@ -29,6 +29,7 @@ from ._core.covariance import (
 from ._core.covariance.prior import Prior, adjusted_stats, resolve_prior
 from ._core.em import EMResult, Fixed, Reseeder, m_step, run_em
 from ._core.init import initial_stats, noise_start
+from ._core.labels import LabelledRows
 from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE, MAX_PRECISION_CHOLESKY
 from ._core.noise import (
     N_NOISE_PARAMETERS,
@@ -171,6 +172,20 @@ class GaussianMixture(MixtureBase):
         ``partial_fit`` does not support it (the region must be known first);
         ``marginal``, ``condition``, the divergences and ``merge_components``
         refuse a model with a noise component.
+    semi_supervised : bool, default=False
+        Whether ``fit``, ``fit_predict`` and ``partial_fit`` take ``y`` as partial
+        labels: per row, the index (0..K-1) of the component the row is known to
+        belong to, or -1 where it is unknown. Labelled rows keep that component's
+        responsibility 1 in every E-step (semi-supervised EM, as R mclust's
+        ``MclustSSC``), the start is their means (see
+        :mod:`gaussmix._core.init.labelled`), and ``lower_bound_`` is mclust's
+        log-likelihood of such a fit: Σ over unlabelled rows of log p(x) plus Σ
+        over labelled rows of log π_y φ_y(x), per unit of weight. ``score``,
+        ``bic`` and ``aic`` given the same ``y`` report that log-likelihood too;
+        without ``y`` they are the mixture's, as for any fit. With ``noise``, a
+        labelled row is never noise. False (the default): ``y`` is ignored, as
+        scikit-learn's GaussianMixture ignores it (pipelines and model selection
+        pass their targets as ``y``).
 
     Attributes
     ----------
@@ -229,6 +244,7 @@ class GaussianMixture(MixtureBase):
         "prior": [None, StrOptions({"default"}), Mapping],
         "fix": "no_validation",  # names, checked by _fixed_names
         "noise": ["boolean", "array-like"],  # a mask or indices: checked against X in fit
+        "semi_supervised": ["boolean"],
     }
     """scikit-learn's parameter constraints (its ``InvalidParameterError`` messages)."""
 
@@ -255,6 +271,7 @@ class GaussianMixture(MixtureBase):
         device: Any = None,
         fix: Any = (),
         noise: Any = False,
+        semi_supervised: bool = False,
         prior: Any = None,
     ) -> None:
         self.n_components = n_components
@@ -278,6 +295,7 @@ class GaussianMixture(MixtureBase):
         self.device = device
         self.fix = fix
         self.noise = noise
+        self.semi_supervised = semi_supervised
 
     # -- validation -------------------------------------------------------------
     def _check_params(self) -> Covariance:
@@ -304,6 +322,7 @@ class GaussianMixture(MixtureBase):
             return None
         given = check_prior(self.prior, n_features)
         # All rows as one component (one pass): their mean and covariance.
+        rows = _all_rows(rows)
         first, _ = rows.take(np.zeros(1, dtype=np.intp))
         data = rows.nearest_stats(first, first[0], cov)
         return resolve_prior(given, data, cov, self.n_components)
@@ -333,7 +352,7 @@ class GaussianMixture(MixtureBase):
         region = None
         if not warm and self._has_noise:
             region = noise_region(
-                rows,
+                _all_rows(rows),  # the region of every row, labelled or not
                 along_data_axes=self.missing == "marginalize",
                 min_side=float(np.sqrt(2.0 * np.pi * self.reg_covar)),
             )
@@ -423,7 +442,9 @@ class GaussianMixture(MixtureBase):
         X : array-like of shape (n_samples, n_features)
             A batch: an array, a chunk of a :func:`gaussmix.scan`, a Dask array
             (for example one of ``X.blocks``) or a whole scan.
-        y : ignored
+        y : array-like of shape (n_samples,), optional
+            Ignored, unless ``semi_supervised=True``: the batch's partial labels
+            (see :meth:`fit`).
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -444,7 +465,8 @@ class GaussianMixture(MixtureBase):
         if not first:
             self._check_continuable(cov, "partial_fit", "call fit")
         request = self._request(fitting=True, n_components=self.n_components if first else None)
-        rows, info = as_rows(X, sample_weight, request=request)
+        labels = self._labels(y, required=True)
+        rows, info = as_rows(X, sample_weight, request=request, labels=labels)
         init = _check_init_arrays(self, cov, info.n_features) if first else None
         # The prior resolved on the first batch, kept for the later ones.
         kept = None if first else getattr(self, "prior_", None)
@@ -499,7 +521,9 @@ class GaussianMixture(MixtureBase):
         share, stats = 0.0, None
         if region is not None:
             noise_rows = noise_mask(self.noise, rows.n_rows)
-            share, stats = noise_start(rows, noise_rows, K, self.init_params, rng, cov)
+            share, stats = noise_start(_all_rows(rows), noise_rows, K, self.init_params, rng, cov)
+            if isinstance(rows, LabelledRows):
+                stats = None  # the labels place the Gaussians (see _core.init.labelled)
         if init.weights is None or init.means is None or init.precisions is None:
             if stats is None:
                 stats = initial_stats(rows, K, self.init_params, rng, cov)
@@ -681,14 +705,32 @@ class GaussianMixture(MixtureBase):
         noise = N_NOISE_PARAMETERS if "noise_weight_" in self.__dict__ else 0
         return self._covariance().n_parameters(K, d) + noise
 
-    def bic(self, X: Any) -> float:
-        """Bayesian information criterion on X (lower is better)."""
-        log_norm = self.score_samples(X)
-        return criteria.bic(sum64(log_norm), self._n_parameters(), log_norm.shape[0])
+    def bic(self, X: Any, y: Any = None) -> float:
+        """Bayesian information criterion on X (lower is better).
 
-    def aic(self, X: Any) -> float:
-        """Akaike information criterion on X (lower is better)."""
-        return criteria.aic(sum64(self.score_samples(X)), self._n_parameters())
+        With ``semi_supervised=True`` and partial labels ``y``: of mclust's
+        semi-supervised log-likelihood (see :meth:`score`), n the rows of X.
+        """
+        log_likelihood, n_rows = self._log_likelihood(X, y)
+        return criteria.bic(log_likelihood, self._n_parameters(), n_rows)
+
+    def aic(self, X: Any, y: Any = None) -> float:
+        """Akaike information criterion on X (lower is better); ``y`` as for :meth:`bic`."""
+        return criteria.aic(self._log_likelihood(X, y)[0], self._n_parameters())
+
+    def _log_likelihood(self, X: Any, y: Any) -> tuple[float, int]:
+        """Σ log-likelihood of X's rows (with ``y``'s labels where they apply), and n."""
+        if self._labels(y, required=False) is None:
+            log_norm = self.score_samples(X)
+            return sum64(log_norm), int(log_norm.shape[0])
+        rows = self._rows(X, None, y)
+        stats = rows.expectation(self._params, self._covariance())
+        return float(stats.log_likelihood), int(rows.n_rows)
+
+
+def _all_rows(rows: Any) -> Any:
+    """Every row, without partial labels: what the noise region and the prior are of."""
+    return rows.rows if isinstance(rows, LabelledRows) else rows
 
 
 class FittedState(NamedTuple):

@@ -198,13 +198,35 @@ class MixtureBase(DensityMixin, BaseEstimator):
             fitting=fitting,
             n_components=n_components,
             fitted=fitted,
+            n_labels=self.n_components if fitted is None else self.weights_.shape[0],
             estimator=type(self).__name__,
         )
 
-    def _rows(self, X: Any, sample_weight: Any = None) -> Rows:
-        """Validated rows of X for inference with the fitted model."""
+    def _labels(self, y: Any, *, required: bool) -> Any:
+        """``y`` when it holds partial labels (``GaussianMixture(semi_supervised=True)``).
+
+        None otherwise: ``y`` is then ignored, as scikit-learn ignores it.
+
+        Raises
+        ------
+        ValueError
+            If labels are ``required`` by a fit and ``y`` is None.
+        """
+        if not getattr(self, "semi_supervised", False):
+            return None
+        if y is None and required:
+            raise ValueError(
+                "semi_supervised=True fits with partial labels: pass them as y (a component "
+                "index 0..n_components-1 per row of X, -1 where it is unknown), or set "
+                "semi_supervised=False."
+            )
+        return y
+
+    def _rows(self, X: Any, sample_weight: Any = None, y: Any = None) -> Rows:
+        """Validated rows of X for inference with the fitted model (with ``y``'s labels)."""
         check_is_fitted(self)
-        rows, _ = as_rows(X, sample_weight, request=self._request(fitting=False))
+        labels = self._labels(y, required=False)
+        rows, _ = as_rows(X, sample_weight, request=self._request(fitting=False), labels=labels)
         return rows
 
     def _is_fitted(self) -> bool:
@@ -238,7 +260,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Also a data frame, a torch tensor, a Dask array or DataFrame, or a
             :func:`gaussmix.scan` file (see :mod:`gaussmix._input`).
-        y : ignored
+        y : array-like of shape (n_samples,), optional
+            Ignored, unless ``GaussianMixture(semi_supervised=True)``: then the
+            partial labels, a component index 0..K-1 per row where it is known and
+            -1 elsewhere (integers; a list, array, Series, tensor or Dask array).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative row weights acting as multiplicities: integer weights give
             exactly the fit on the correspondingly repeated rows. Only their ratios
@@ -248,28 +273,35 @@ class MixtureBase(DensityMixin, BaseEstimator):
         -------
         self
         """
-        self._fit(X, sample_weight)
+        self._fit(X, sample_weight, y)
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit the model and return the most probable component of each row.
 
+        With partial labels (``semi_supervised=True``), rows whose label ``y`` gives
+        keep it (their responsibilities were fixed by it), as mclust's ``MclustSSC``
+        classifies them.
+
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        rows, cov = self._fit(X, sample_weight)
+        rows, cov = self._fit(X, sample_weight, y)
         params, _ = self._estep_params()
-        return rows.map_log_resp(params, cov, self._label_reduce)
+        predicted = rows.map_log_resp(params, cov, self._label_reduce)
+        known = getattr(rows, "labels", None)
+        return predicted if known is None else _keep_known(predicted, known)
 
-    def _fit(self, X: Any, sample_weight: Any) -> tuple[Rows, Covariance]:
+    def _fit(self, X: Any, sample_weight: Any, y: Any) -> tuple[Rows, Covariance]:
         # fit itself computes no labels: for a file or a Dask array that pass is not free.
         cov = self._check_params()
         warm = bool(self.warm_start) and self._is_fitted()
         if warm:
             self._check_continuable(cov, "warm_start=True", "fit with warm_start=False")
         request = self._request(fitting=True, n_components=self.n_components)
-        rows, info = as_rows(X, sample_weight, request=request)
+        labels = self._labels(y, required=True)
+        rows, info = as_rows(X, sample_weight, request=request, labels=labels)
         if warm and info.n_features != self.n_features_in_:
             raise ValueError(
                 f"warm_start=True continues the fitted model, which has {self.n_features_in_} "
@@ -346,8 +378,14 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return rows.map_log_resp(params, self._covariance(), lambda log_norm, _: log_norm + shift)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
-        """Mean log-likelihood of the rows (weighted by ``sample_weight`` if given)."""
-        rows = self._rows(X, sample_weight)
+        """Mean log-likelihood of the rows (weighted by ``sample_weight`` if given).
+
+        With ``GaussianMixture(semi_supervised=True)`` and partial labels ``y``,
+        labelled rows count by log π_y φ_y(x) (mclust's log-likelihood of a
+        semi-supervised fit, which ``lower_bound_`` reports); otherwise ``y`` is
+        ignored.
+        """
+        rows = self._rows(X, sample_weight, y)
         params, shift = self._estep_params()
         stats = rows.expectation(params, self._covariance())
         return float(stats.log_likelihood / stats.total_weight) + shift
@@ -500,6 +538,21 @@ def _labels_with_noise(log_norm: Any, log_resp: Any) -> Any:
         return np.where(noise > resp.max(axis=1), -1, labels)
     noise = 1.0 - resp.sum(dim=1)
     return labels.masked_fill(noise > resp.amax(dim=1), -1)
+
+
+def _keep_known(predicted: Any, labels: np.ndarray) -> Any:
+    """``predicted`` (NumPy, tensor or Dask, (n,)) with the known ``labels`` (>= 0) put back."""
+    if isinstance(predicted, np.ndarray):
+        return np.where(labels >= 0, labels, predicted)
+    if is_tensor(predicted):
+        import torch
+
+        known = torch.from_numpy(labels.astype(np.int64)).to(predicted.device)
+        return torch.where(known >= 0, known.to(predicted.dtype), predicted)
+    import dask.array as da
+
+    known = da.from_array(labels, chunks=predicted.chunks)
+    return da.where(known >= 0, known, predicted)
 
 
 def _exp(values: Any) -> Any:

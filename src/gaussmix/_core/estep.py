@@ -44,6 +44,7 @@ __all__ = [
     "chunk_log_resp",
     "chunk_stats",
     "chunk_sums",
+    "complete_log_likelihood",
     "expectation",
     "log_responsibilities",
     "noise_term",
@@ -106,6 +107,34 @@ def quadratic(params: Params, form: DensityForm) -> Quadratic:
 def noise_term(params: Params) -> float | None:
     """``params``' noise component's weighted log-density log π₀ - log V (None: none)."""
     return None if params.noise is None else params.noise.log_density()
+
+
+def complete_log_likelihood(stats: Stats, params: Params, form: DensityForm) -> float:
+    """Σ_i w_i Σ_k r_ik (log π_k + log N(x_i | μ_k, Σ_k)) from statistics of responsibilities r.
+
+    Exact: per component it is N_k (log π_k + log |P_k| - d/2 log 2π)
+    - ½ (tr(Λ_k S_k) + N_k (m_k - μ_k)ᵀ Λ_k (m_k - μ_k)) for the statistics'
+    mass N_k, mean m_k and scatter S_k, so it needs no pass over the rows. (A
+    component of weight 0 and mass 0 adds 0.)
+
+    Parameters
+    ----------
+    stats : Stats
+        Statistics of some rows under responsibilities r (one-hot for known labels).
+    params : Params
+    form : DensityForm
+    """
+    chol = params.precisions_cholesky
+    d = params.means.shape[1]
+    mass = np.asarray(stats.mass, dtype=np.float64)
+    used = mass > 0
+    with np.errstate(divide="ignore"):  # a weight of 0 with mass gives -inf, on purpose
+        log_weights = np.where(used, np.log(np.where(used, params.weights, 1.0)), 0.0)
+    log_det = np.broadcast_to(form.log_det(chol, d), mass.shape)
+    offsets = np.diagonal(form.mahalanobis(stats.means, params.means, chol))
+    spread = float(np.sum(form.precisions(chol) * stats.scatter))  # Σ_k tr(Λ_k S_k)
+    per_mass = log_weights + log_det - 0.5 * d * _LOG_2PI - 0.5 * offsets
+    return float(np.sum(np.where(used, mass * per_mass, 0.0))) - 0.5 * spread
 
 
 class Sums(NamedTuple):

@@ -119,6 +119,19 @@ def _block_stats(
     return Stats(total, ll, mass, means, scatter)
 
 
+def _with_labels(block: Conditional, labels: np.ndarray) -> Conditional:
+    """A block's conditionals with responsibilities fixed by known ``labels`` (n,).
+
+    Row i then counts in component y_i only, and its log-likelihood term is
+    log π_y + log φ_y(x_o) (the complete-data one of partial labels).
+    """
+    rows = np.arange(labels.shape[0])
+    log_norm = block.log_resp[rows, labels] + block.log_norm
+    log_resp = np.full_like(block.log_resp, -np.inf)
+    log_resp[rows, labels] = 0.0
+    return block._replace(log_norm=log_norm, log_resp=log_resp)
+
+
 # -- the rows object -----------------------------------------------------------------
 
 
@@ -219,6 +232,61 @@ class MissingRows:
         empty = self.empty_index
         empty_weight = empty.size if self._weights is None else self._weights[empty].sum()
         return stats._replace(total_weight=stats.total_weight + float(empty_weight))
+
+    def with_weights(self, weights: np.ndarray | None) -> MissingRows:
+        """The same rows under other weights (n,)."""
+        return MissingRows(self._X, weights, self._make_rows)
+
+    def split_labels(
+        self, labels: np.ndarray
+    ) -> tuple[np.ndarray, Callable[[Params, Covariance], Stats] | None]:
+        """Partial labels split by whether their rows' statistics depend on the parameters.
+
+        Complete rows' statistics under their labels are constant; an incomplete
+        row's expected statistics depend on the parameters (see
+        :mod:`gaussmix._core.labels`).
+
+        Returns
+        -------
+        constant : ndarray of shape (n,)
+            ``labels`` with -1 for every incomplete or empty row.
+        varying : callable or None
+            ``(params, cov) -> Stats`` of the labelled incomplete rows (and the
+            weight of labelled empty rows, which carry no information), under
+            their labels; None when there are none.
+        """
+        constant = np.full_like(labels, -1)
+        constant[self.complete_index] = labels[self.complete_index]
+        incomplete = self.incomplete_index[labels[self.incomplete_index] >= 0]
+        empty = self.empty_index[labels[self.empty_index] >= 0]
+        if not (incomplete.size or empty.size):
+            return constant, None
+        index = np.sort(incomplete)
+        w = None if self._weights is None else self._weights[index]
+        rows = MissingRows(self._X[index], w, _no_complete_rows)
+        own = labels[index][rows.incomplete_index]  # in the subset's pattern order
+        w_own = rows._w_inc
+        empty_weight = float(empty.size if self._weights is None else self._weights[empty].sum())
+
+        def varying(params: Params, cov: Covariance) -> Stats:
+            K, d = params.means.shape
+            parts = [
+                Stats(
+                    empty_weight,
+                    0.0,
+                    np.zeros(K),
+                    np.zeros((K, d)),
+                    np.zeros(cov.form.shape(K, d)),
+                )
+            ]
+            for span, block in rows._blocks(params, cov):
+                w_block = None if w_own is None else w_own[span]
+                parts.append(
+                    _block_stats(_with_labels(block, own[span]), w_block, cov.form, params.means)
+                )
+            return merge_all(parts, cov.form)
+
+        return constant, varying
 
     # -- the initialisation primitives: those of column-mean-imputed rows ---------------
     def _seeding(self) -> Any:

@@ -69,6 +69,7 @@ import numpy as np
 
 from . import em
 from .covariance import Covariance, DensityForm, IllConditionedError, Params, params_problem
+from .estep import complete_log_likelihood
 from .limits import MAX_COVARIANCE, MAX_MAGNITUDE
 from .online import scaled, step_size, stepwise_update
 from .stats import Stats, merge, pooled
@@ -96,7 +97,6 @@ __all__ = [
 ]
 
 _TINY_MASS = 10 * np.finfo(np.float64).eps  # scikit-learn's guard on empty components
-_LOG_2PI = math.log(2.0 * math.pi)
 _SETTLED = 1e-12  # relative change of a log-likelihood that is rounding noise
 
 
@@ -508,10 +508,9 @@ def entropy(stats: Stats, params: Params, form: DensityForm) -> float:
     """-Σ_i w_i Σ_k r_ik log r_ik of the responsibilities ``stats`` were computed with.
 
     Exact from the statistics: with a_ik = log π_k + log N(x_i | μ_k, Λ_k^-1) (the
-    E-step's weighted log-densities under ``params``),
-    Σ_i w_i r_ik a_ik = N_k (log π_k + ½ log|Λ_k| - d/2 log 2π)
-    - ½ (tr(Λ_k S_k) + N_k (m_k - μ_k)ᵀ Λ_k (m_k - μ_k)),
-    and Σ_k r_ik log r_ik = Σ_k r_ik a_ik - log p(x_i).
+    E-step's weighted log-densities under ``params``), Σ_i w_i Σ_k r_ik a_ik is
+    :func:`~.estep.complete_log_likelihood`, and Σ_k r_ik log r_ik = Σ_k r_ik a_ik
+    - log p(x_i).
 
     Parameters
     ----------
@@ -520,17 +519,7 @@ def entropy(stats: Stats, params: Params, form: DensityForm) -> float:
     params : Params
     form : DensityForm
     """
-    chol = params.precisions_cholesky
-    d = params.means.shape[1]
-    mass = np.asarray(stats.mass, dtype=np.float64)
-    used = mass > 0  # a weight of 0 (an underflowed constant) has no mass: log 0 unused
-    with np.errstate(divide="ignore"):
-        log_weights = np.where(used, np.log(np.where(used, params.weights, 1.0)), 0.0)
-    log_det = np.broadcast_to(form.log_det(chol, d), mass.shape)
-    offsets = np.diagonal(form.mahalanobis(stats.means, params.means, chol))
-    spread = float(np.sum(form.precisions(chol) * stats.scatter))  # Σ_k tr(Λ_k S_k)
-    expected = float(np.sum(mass * (log_weights + log_det - 0.5 * d * _LOG_2PI - 0.5 * offsets)))
-    return float(stats.log_likelihood) - (expected - 0.5 * spread)
+    return float(stats.log_likelihood) - complete_log_likelihood(stats, params, form)
 
 
 def lower_bound(

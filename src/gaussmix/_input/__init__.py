@@ -22,8 +22,10 @@ magnitude limit ±``MAX_MAGNITUDE`` (float32 rows too large or too small for
 float32 squares computed in float64), one weight validator, and, when fitting,
 enough rows for the components; at inference, the feature count and names
 against the fitted model's. Sources read in blocks are checked block by block as
-they stream, never gathered. Nothing below the boundary re-checks user input, and
-no backend ever sees the estimator: it applies the returned
+they stream, never gathered. Partial labels (``semi_supervised=True``'s y) are
+checked by one validator for every kind (:mod:`.labels`). Nothing below the
+boundary re-checks user input, and no
+backend ever sees the estimator: it applies the returned
 :class:`~.info.InputInfo` to itself.
 
 Importing this package imports neither torch nor Dask; their adapters load only
@@ -36,11 +38,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .._core.labels import LabelledRows
 from ..distributed import is_dask_collection
 from ..scan import Scan
 from .arrays import array_input, as_float_array, feature_names
 from .checks import ValueCheck, check_enough_rows
 from .info import InputInfo, check_against_fit
+from .labels import check_labels
 from .request import Adapted, Request
 from .weights import Weights, check_sample_weight
 
@@ -115,7 +119,9 @@ def check_device(spec: Any) -> Any:
     return check_torch_device(spec)
 
 
-def as_rows(X: Any, sample_weight: Any = None, *, request: Request) -> tuple[Any, InputInfo]:
+def as_rows(
+    X: Any, sample_weight: Any = None, *, request: Request, labels: Any = None
+) -> tuple[Any, InputInfo]:
     """Validated rows of ``X`` (and ``sample_weight``) for the backend that suits it.
 
     Parameters
@@ -127,11 +133,15 @@ def as_rows(X: Any, sample_weight: Any = None, *, request: Request) -> tuple[Any
         The call's options: ``missing``, ``reg_covar``, the resolved ``device``,
         whether it fits (and how many components), or the fitted features to
         match at inference.
+    labels : array-like of shape (n_samples,), tensor, Dask array or None
+        Partial labels (a component index per row, -1 where unknown; see
+        :mod:`.labels`), checked against ``request.n_labels`` components.
 
     Returns
     -------
     rows : Rows
-        See :mod:`gaussmix.backends`.
+        See :mod:`gaussmix.backends`; with labels, a
+        :class:`~gaussmix._core.labels.LabelledRows` around them.
     info : InputInfo
 
     Raises
@@ -150,6 +160,10 @@ def as_rows(X: Any, sample_weight: Any = None, *, request: Request) -> tuple[Any
         check_against_fit(info.n_features, info.feature_names, request.fitted, request.estimator)
     if request.fitting and request.n_components is not None:
         check_enough_rows(n_usable, request.n_components, which=usable)
+    if labels is not None:
+        assert request.n_labels is not None
+        checked = check_labels(labels, info.n_rows, request.n_labels)
+        rows = LabelledRows(rows, checked, request.n_labels)
     return rows, info
 
 

@@ -30,6 +30,9 @@ class Request:
         Components to fit (the enough-rows check), when fitting.
     fitted : (int, ndarray or None) or None
         The fitted model's ``n_features_in_`` and feature names, at inference.
+    n_labels : int or None
+        The number of components partial labels may name (0..n_labels-1), when
+        labels are given.
     estimator : str
         The estimator's name, for messages.
     """
@@ -40,6 +43,7 @@ class Request:
     fitting: bool = False
     n_components: int | None = None
     fitted: tuple[int, np.ndarray | None] | None = None
+    n_labels: int | None = None
     estimator: str = "GaussianMixture"
 
     def value_check(self, kind: str | None) -> ValueCheck:

@@ -13,6 +13,9 @@ loop and the estimator never depend on where the data is:
 - optionally ``worst_explained(params, cov, m) -> ndarray (m', d)``: the rows of
   lowest log-likelihood, where collapsed components are re-seeded (see
   ``_core.em``); without it they restart at the data's mean
+- ``with_weights(weights) -> Rows``: the same rows under other host weights (n,)
+  (partial labels fit the unlabelled rows as the rows with the labelled ones'
+  weights at 0; see :mod:`gaussmix._core.labels`)
 
 and the few primitives the initialisations (:mod:`gaussmix._core.init`, each
 method written once over them) need. Each pass runs where the rows live (on the
@@ -79,6 +82,8 @@ class Rows(Protocol):
     def expectation(self, params: Params, cov: Covariance) -> Stats: ...
 
     def map_log_resp(self, params: Params, cov: Covariance, reduce: Any) -> Any: ...
+
+    def with_weights(self, weights: np.ndarray | None) -> Rows: ...
 
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 

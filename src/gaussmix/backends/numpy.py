@@ -91,6 +91,10 @@ class NumpyRows:
             w = None if self.weights is None else self.weights[rows]
             yield rows, self.X[rows], w
 
+    def with_weights(self, weights: np.ndarray | None) -> NumpyRows:
+        """The same rows under other weights (n,) (no copy of X)."""
+        return NumpyRows(self.X, weights, self.chunk_rows)
+
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged E-step statistics of all rows under ``params``."""
         return self.expectation_of(quadratic(params, cov.form), cov.form)

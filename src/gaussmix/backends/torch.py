@@ -388,6 +388,16 @@ class TorchRows:
         X = self.X[at].to(_F64).cpu().numpy()
         return X, None if self.weights is None else self.weights[at].cpu().numpy()
 
+    def with_weights(self, weights: np.ndarray | None) -> TorchRows:
+        """The same rows under other weights (n,), copied to the rows' device."""
+        w = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
+        return TorchRows(
+            self.X,
+            None if w is None else w.to(self.device),
+            chunk_rows=self.chunk_rows,
+            numpy_out=self.numpy_out,
+        )
+
     def host_weights(self) -> np.ndarray | None:
         """The row weights (n,) as float64 on the host, or None when unweighted."""
         return None if self.weights is None else self.weights.cpu().numpy()

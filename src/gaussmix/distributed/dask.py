@@ -94,6 +94,13 @@ class DaskRows(BlockRows):
         results = dask.compute(*[dask.delayed(operator.getitem)(pair, 1) for pair in pairs])
         return new_states, list(results)
 
+    def with_weights(self, weights: np.ndarray | None) -> DaskRows:
+        """The same blocks under other weights (n,), sent to the workers chunked like X."""
+        if weights is None:
+            return DaskRows(self.X, None, float(self.n_rows), self.check)
+        w = da.from_array(np.asarray(weights, np.float64), chunks=(self.X.chunks[0],))
+        return DaskRows(self.X, w.persist(), float(np.sum(weights)), self.check)
+
     def host_weights(self) -> np.ndarray | None:
         if self.weights is None:
             return None

@@ -62,6 +62,10 @@ class ScanRows(BlockRows):
     def host_weights(self) -> np.ndarray | None:
         return self.weights
 
+    def with_weights(self, weights: np.ndarray | None) -> ScanRows:
+        """The same file under other weights (n,), in memory."""
+        return ScanRows(self.data, weights, self.check)
+
     def _take(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         # Only the picked rows are checked (and, for .npy, read from disk).
         picked, start = [], 0

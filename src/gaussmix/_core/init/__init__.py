@@ -25,6 +25,10 @@ same parameters, up to the rounding of sums taken in another order:
 A noise component's start (:func:`noise_start`) marks its initial rows on the
 'hc' sample too.
 
+With partial labels (:class:`~gaussmix._core.labels.LabelledRows`) the start
+respects them: components start from their labelled rows' means, and the method
+only places components that have no labelled row (see :mod:`.labelled`).
+
 'random_from_data', 'k-means++' and 'random' reproduce scikit-learn's
 GaussianMixture start on any data; so
 does 'kmeans' up to ``KMEANS_SAMPLE_ROWS`` rows. The start's statistics, through
@@ -54,6 +58,7 @@ from .kmeans import (
     kmeans_stats,
     take_rows,
 )
+from .labelled import labelled_stats
 
 __all__ = [
     "INIT_METHODS",
@@ -152,6 +157,8 @@ def initial_stats(
     # The products here are small: BLAS threads would only wait on each other (the
     # in-memory passes run their chunks on gaussmix's own threads instead).
     with single_threaded_blas():
+        if getattr(rows, "labels", None) is not None:  # partial labels: see .labelled
+            return labelled_stats(rows, n_components, make, rng, cov)
         return make(rows, n_components, rng, cov)
 
 
