@@ -59,6 +59,5 @@ def test_no_test_module_uses_a_bare_relative_tolerance() -> None:
     assert not found, (
         "assert_allclose without atol= is a bare relative tolerance that fails near zero "
         "on other CPUs/BLAS builds; use _support.assert_close (scale= where the magnitude "
-        "is not in `desired`), or assert_array_equal where equality is exact: "
-        + ", ".join(found)
+        "is not in `desired`), or assert_array_equal where equality is exact: " + ", ".join(found)
     )
