@@ -24,6 +24,7 @@ demo: $(VENV)/.demo
 # pytest exits 5 when it collects no test: that must fail, never pass silently.
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import shutil
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -187,3 +189,9 @@ def header() -> str:
 
 if __name__ == "__main__":
     print(header())
+
+
+def require_r() -> None:
+    """Exit with a message unless R's ``Rscript`` is on PATH (the mclust comparisons)."""
+    if shutil.which("Rscript") is None:
+        sys.exit("Rscript not found: this comparison needs R with the mclust package.")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from gaussmix.datasets import load_old_faithful
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from machine import header, load_average  # noqa: E402  (bench/machine.py)
+from machine import header, load_average, require_r  # noqa: E402  (bench/machine.py)
 
 RTOL = 1e-4  # the target's relative tolerance on log-likelihoods
 K_RANGE = range(1, 7)
@@ -125,8 +124,7 @@ def main() -> None:
         "--prior", action="store_true", help="with mclust's default prior (priorControl())"
     )
     args = parser.parse_args()
-    if shutil.which("Rscript") is None:
-        sys.exit("Rscript not found: this comparison needs R with the mclust package.")
+    require_r()
     sets = data_sets()
     print(header())
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,6 @@ Usage: ``python bench/mclust/hc_agreement.py``
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,11 +88,10 @@ def _restarted_merge(folder: Path, X: np.ndarray, ours, theirs: np.ndarray, step
 
 def main() -> None:
     sys.path.insert(0, str(HERE.parent))
-    from machine import header
+    from machine import header, require_r
 
     print(header(), flush=True)
-    if shutil.which("Rscript") is None:
-        sys.exit("Rscript not found: this comparison needs R with the mclust package.")
+    require_r()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         subprocess.run(["Rscript", str(HERE / "hc_trees.R"), tmp], check=True)

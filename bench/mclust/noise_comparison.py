@@ -18,7 +18,6 @@ Usage: ``python bench/mclust/noise_comparison.py``
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,11 +126,10 @@ def _agreement(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
 
 def main() -> None:
     sys.path.insert(0, str(HERE.parent))
-    from machine import header
+    from machine import header, require_r
 
     print(header(), flush=True)
-    if shutil.which("Rscript") is None:
-        sys.exit("Rscript not found: this comparison needs R with the mclust package.")
+    require_r()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows_out = []

@@ -185,7 +185,5 @@ def dask_input(X: Any, sample_weight: Any, request: Request) -> Adapted:
             w = w.persist()
     check: ValueCheck = request.value_check("Dask")
     rows = DaskRows(X, w, total, check)
-    info = InputInfo(
-        "dask", n_rows, n_features, names, np.dtype(X.dtype), None, "dask", exponent
-    )
+    info = InputInfo("dask", n_rows, n_features, names, np.dtype(X.dtype), None, "dask", exponent)
     return Adapted(rows, info, n_usable, "" if w is None else "with non-zero weight")
