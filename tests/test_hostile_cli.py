@@ -101,7 +101,9 @@ def test_sigterm_while_writing_removes_the_temporary_file(tmp_path, faithful):
     GaussianMixture(2, random_state=0).fit(faithful).save(model)
     data = tmp_path / "big.npy"
     rng = np.random.default_rng(0)
-    np.save(data, faithful[rng.integers(0, len(faithful), 300_000)])  # a second of text
+    # About ten seconds of text on a quiet machine: under load this test's own polling
+    # can sleep through a shorter write (the process is signalled at its first .tmp).
+    np.save(data, faithful[rng.integers(0, len(faithful), 3_000_000)])
     target = tmp_path / "out.csv"
     process = subprocess.Popen(
         [sys.executable, "-m", "gaussmix", "predict", model, data, "--proba", "-o", target],
