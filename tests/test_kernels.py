@@ -30,7 +30,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "numba":
         pytest.importorskip("numba")
         monkeypatch.delenv("GAUSSMIX_DISABLE_NUMBA", raising=False)
-        monkeypatch.setenv("GAUSSMIX_NUMBA_MIN_VALUES", "0")  # compiled even on small chunks
+        monkeypatch.setenv("GAUSSMIX_NUMBA_MIN_WORK", "0")  # compiled even on small passes
     else:
         monkeypatch.setenv("GAUSSMIX_DISABLE_NUMBA", "1")
     return str(request.param)
@@ -387,6 +387,7 @@ def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> En
     if name == "numba":
         pytest.importorskip("numba")
         monkeypatch.delenv("GAUSSMIX_DISABLE_NUMBA", raising=False)
+        monkeypatch.setenv("GAUSSMIX_NUMBA_MIN_WORK", "0")  # compiled even on small passes
     else:
         monkeypatch.setenv("GAUSSMIX_DISABLE_NUMBA", "1")
     return _numpy_engine(name)

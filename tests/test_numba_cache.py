@@ -70,7 +70,7 @@ def test_every_kernel_asks_for_the_disk_cache():
 
 
 def _child(cache_dir: str) -> dict[str, list[int]]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "GAUSSMIX_NUMBA_MIN_VALUES": "0"}
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "GAUSSMIX_NUMBA_MIN_WORK": "0"}
     env.pop("GAUSSMIX_DISABLE_NUMBA", None)
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, *KERNEL_MODULES],
@@ -97,22 +97,45 @@ def test_a_fresh_process_compiles_nothing(tmp_path):
     assert any(name.startswith("gaussmix._core._hc_kernel.") for name in loaded)
 
 
-def test_small_fits_never_load_numba():
-    """Below a few tens of thousands of values per chunk the E-step runs NumPy's loops,
-    so the first small fit in a process pays for no numba import (about a second)."""
-    code = (
-        "import sys, warnings; from sklearn.datasets import load_iris; "
-        "from gaussmix import GaussianMixture; warnings.simplefilter('ignore'); "
-        "X = load_iris().data; "
-        "[GaussianMixture(3, covariance_type=c, random_state=0).fit(X) "
-        "for c in ('full', 'tied', 'diag', 'spherical')]; "
-        "print('numba' in sys.modules)"
-    )
+def _fresh_fit(code: str) -> str:
+    """The last line a fresh process prints after ``code`` (no GAUSSMIX_ settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAUSSMIX_")}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
-    assert done.stdout.strip().splitlines()[-1] == "False"
+    return done.stdout.strip().splitlines()[-1]
+
+
+_SMALL_FITS = (
+    "import sys, warnings; from sklearn.datasets import load_digits, load_iris; "
+    "from gaussmix import GaussianMixture; from gaussmix._core import parallel; "
+    "warnings.simplefilter('ignore'); X = load_iris().data; "
+    "[GaussianMixture(3, covariance_type=c, random_state=0).fit(X) "
+    "for c in ('full', 'tied', 'diag', 'spherical')]; "
+    "blas = parallel._blas is not None; "
+    "GaussianMixture(10, covariance_type='diag', random_state=0).fit(load_digits().data); "
+    "print('numba' in sys.modules, blas)"
+)
+
+
+def test_small_fits_never_load_numba():
+    """Where numba's one-time cost (about a second in a fresh process) exceeds what its
+    kernels save over a fit, the E-step runs NumPy's loops: iris of every covariance
+    type and digits (1797 x 64, 'diag', K = 10) leave numba unimported, and iris
+    never scans the loaded libraries to hold BLAS to one thread (its products are
+    too small for BLAS threads)."""
+    assert _fresh_fit(_SMALL_FITS) == "False False"
+
+
+def test_a_large_pass_loads_numba():
+    """The other side of the bound: a pass of 100,000 x 8 'full' rows with K = 16 runs
+    the compiled kernels."""
+    code = (
+        "import sys, warnings, numpy as np; from gaussmix import GaussianMixture; "
+        "warnings.simplefilter('ignore'); X = np.random.default_rng(0).normal(size=(100_000, 8)); "
+        "GaussianMixture(16, max_iter=1, random_state=0).fit(X); print('numba' in sys.modules)"
+    )
+    assert _fresh_fit(code) == "True"
 
 
 def test_without_a_writable_cache_folder_kernels_compile_per_process(monkeypatch, caplog):

@@ -8,6 +8,7 @@ products here are small, and its own threads would only oversubscribe the cores
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,14 +48,27 @@ def _blas_libraries() -> list[Any]:
     return _blas
 
 
+_BLAS_THREADED_MIN = 2**18
+"""Multiply-adds from which a BLAS product may run on several threads (OpenBLAS
+computes smaller ones in one thread whatever its setting: 65536 x 4 for gemm)."""
+
+
 @contextmanager
-def single_threaded_blas() -> Iterator[None]:
+def single_threaded_blas(work: int | None = None) -> Iterator[None]:
     """Hold BLAS to one thread; re-entering costs nothing (the outermost context rules).
+
+    ``work``, the multiply-adds of the largest product inside, skips the hold where
+    BLAS would use one thread anyway: then neither threadpoolctl's scan of the
+    loaded libraries (a tenth of a second the first time, in a process that has
+    loaded many) nor the get/set calls are paid.
 
     The libraries' own get/set calls are used directly: threadpoolctl's ``limit``
     re-reads every library's full description each time (about 0.1 ms, once per
     E-step, as much as a whole E-step on small data).
     """
+    if work is not None and work < _BLAS_THREADED_MIN:
+        yield
+        return
     global _depth
     if _depth:
         _depth += 1
@@ -80,16 +94,21 @@ def map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterat
     """``fn(*task) for task in tasks``, in order, on a thread pool when there are several.
 
     Results come back in task order, so merging them is deterministic whatever the
-    scheduling.
+    scheduling. Each task runs in a copy of the caller's context (its context
+    variables: what the kernels decided for the whole pass). BLAS is held to one
+    thread only while the pool runs: a single task runs in the calling thread with
+    BLAS as the user set it (and never pays threadpoolctl's scan of the loaded
+    libraries, a tenth of a second in a process that has loaded many).
     """
     global _pool
     tasks = list(tasks)
     workers = min(n_threads(), len(tasks))
+    if workers <= 1:
+        for task in tasks:
+            yield fn(*task)
+        return
+    if _pool is None or _pool._max_workers < workers:
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaussmix")
+    context = contextvars.copy_context()
     with single_threaded_blas():
-        if workers <= 1:
-            for task in tasks:
-                yield fn(*task)
-            return
-        if _pool is None or _pool._max_workers < workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gaussmix")
-        yield from _pool.map(lambda task: fn(*task), tasks)
+        yield from _pool.map(lambda task: context.copy().run(fn, *task), tasks)

@@ -35,6 +35,9 @@ Nothing here is d² for 'diagonal' or 'spherical'.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -43,7 +46,7 @@ import numpy as np
 from .._core.covariance.forms import DensityForm, Diagonal, Full, Shared, Spherical
 from .._core.estep import Quadratic, Sums
 
-__all__ = ["KERNELS", "Group", "Kernel", "Plan", "jit"]
+__all__ = ["KERNELS", "Group", "Kernel", "Plan", "compiled_pass", "jit", "pass_work"]
 
 _NEAR = 1e4  # squared Mahalanobis distance of the shared centre: cancellation ≲ eps·1e4
 _STACKED_MIN_D = 32  # 'full' from this many dimensions: stacked factors, not d²/2 features
@@ -60,24 +63,62 @@ def _upper(d: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-_COMPILED_MIN_VALUES = 2**15
+_COMPILED_MIN_WORK = 2**26
+"""The work of an E-step pass (:func:`pass_work`) from which the compiled kernels run.
+
+numba costs a fresh process about 0.6 s of CPU once (importing it, and setting up
+its compiler context when the first cached kernel loads), and its kernels save at
+most about half of a NumPy pass (more for 1-D rows, nothing for 'tied'). A pass of
+this much work takes NumPy about 0.05 s on an AVX2 x86-64 core, so from here the
+import is repaid within a few tens of passes, what a fit takes; below it, a fit
+that loaded numba would mostly pay for the import (``bench/compiled_cost.py``;
+bench/RESULTS.md has the measurements)."""
+
+_PER_COMPONENT_PASSES = 32
+"""The E-step's passes over a chunk's (K, n) arrays (exp, maxima, normalisation,
+flushes) cost about as much as this many features' multiply-adds each."""
+
+_pass_work: ContextVar[int | None] = ContextVar("gaussmix_pass_work", default=None)
+
+
+def pass_work(kernel: Kernel, n_rows: int, n_features: int, n_components: int) -> int:
+    """The work of one E-step pass of ``kernel`` over ``n_rows`` rows: rows × components ×
+    (features + the per-component passes), the multiply-adds of its products and more."""
+    return n_rows * n_components * (kernel.feature_count(n_features) + _PER_COMPONENT_PASSES)
+
+
+@contextmanager
+def compiled_pass(work: int) -> Iterator[None]:
+    """Within it, :func:`jit` decides for the whole pass of ``work`` (see :func:`pass_work`),
+    not for each chunk: every chunk of a pass takes the same path, chosen by the
+    pass's size alone (never by what the process has loaded before, so the same
+    rows always give the same bits). :func:`gaussmix._core.parallel.map_chunks`
+    carries it into its threads."""
+    token = _pass_work.set(work)
+    try:
+        yield
+    finally:
+        _pass_work.reset(token)
 
 
 def jit(values: int) -> Any:
-    """The compiled kernels module for a chunk of ``values`` numbers (rows x features),
-    or None: without numba, when it is disabled, or for a small chunk.
+    """The compiled kernels module for a chunk of ``values`` numbers, or None: without
+    numba, when it is disabled, or where it would not pay.
 
-    A small chunk runs NumPy's loops: there the compiled ones save microseconds,
-    while loading numba and its cached kernels costs about a second in a fresh
-    process, so small fits never import it. ``GAUSSMIX_NUMBA_MIN_VALUES`` sets
-    the size from which numba runs (default ``2**15``; 0: always, as the tests
-    of the compiled kernels do), and ``GAUSSMIX_DISABLE_NUMBA=1`` forces the
-    NumPy path everywhere (the tests use it to compare both).
+    Inside :func:`compiled_pass` the pass's work decides (a chunk alone is its
+    own pass otherwise): below ``_COMPILED_MIN_WORK`` the E-step runs NumPy's
+    loops and never imports numba. ``GAUSSMIX_NUMBA_MIN_WORK`` sets the bound
+    (0: always, as the tests of the compiled kernels do), and
+    ``GAUSSMIX_DISABLE_NUMBA=1`` forces the NumPy path everywhere (the tests use
+    it to compare both).
     """
     global _jit_module
     if os.environ.get("GAUSSMIX_DISABLE_NUMBA", "") not in ("", "0"):
         return None
-    if values < int(os.environ.get("GAUSSMIX_NUMBA_MIN_VALUES", _COMPILED_MIN_VALUES)):
+    work = _pass_work.get()
+    if (values if work is None else work) < int(
+        os.environ.get("GAUSSMIX_NUMBA_MIN_WORK", _COMPILED_MIN_WORK)
+    ):
         return None
     if _jit_module is None:
         try:

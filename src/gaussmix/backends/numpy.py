@@ -20,7 +20,7 @@ from .._core.init.kmeans import Distances, SeedStep, plusplus_step
 from .._core.noise import column_ranges
 from .._core.parallel import map_chunks
 from .._core.stats import Stats, merge_all
-from ._kernels import KERNELS, Kernel
+from ._kernels import KERNELS, Kernel, compiled_pass, pass_work
 
 __all__ = ["NumpyRows", "default_chunk_rows"]
 
@@ -52,14 +52,23 @@ class NumpyRows:
         Non-negative row weights (multiplicities); ``None`` means all ones.
     chunk_rows : int, optional
         Rows per chunk; by default sized to keep temporaries near a few MB.
+    pass_rows : int, optional
+        The rows of the whole pass these rows are one block of (a file read block
+        by block), by default these: what decides whether the compiled kernels pay
+        (:func:`._kernels.jit`).
     """
 
     def __init__(
-        self, X: np.ndarray, weights: np.ndarray | None = None, chunk_rows: int | None = None
+        self,
+        X: np.ndarray,
+        weights: np.ndarray | None = None,
+        chunk_rows: int | None = None,
+        pass_rows: int | None = None,
     ) -> None:
         self.X = X
         self.weights = weights
         self.chunk_rows = chunk_rows
+        self.pass_rows = X.shape[0] if pass_rows is None else pass_rows
 
     @property
     def n_rows(self) -> int:
@@ -93,7 +102,7 @@ class NumpyRows:
 
     def with_weights(self, weights: np.ndarray | None) -> NumpyRows:
         """The same rows under other weights (n,) (no copy of X)."""
-        return NumpyRows(self.X, weights, self.chunk_rows)
+        return NumpyRows(self.X, weights, self.chunk_rows, self.pass_rows)
 
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged E-step statistics of all rows under ``params``."""
@@ -107,14 +116,19 @@ class NumpyRows:
         def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
             return ((X, w) for _, X, w in self.chunks(K, kernel))
 
-        return estep.expectation(
-            kernel,
-            kernel.plan(quad, self.X.dtype),
-            pairs,
-            plan64=lambda: kernel.plan(quad, np.float64),
-            run=map_chunks,
-            noise=quad.noise,
-        )
+        with self._compiled_pass(kernel, K):
+            return estep.expectation(
+                kernel,
+                kernel.plan(quad, self.X.dtype),
+                pairs,
+                plan64=lambda: kernel.plan(quad, np.float64),
+                run=map_chunks,
+                noise=quad.noise,
+            )
+
+    def _compiled_pass(self, kernel: Kernel, n_components: int) -> Any:
+        """The context in which a pass over these rows decides on the compiled kernels."""
+        return compiled_pass(pass_work(kernel, self.pass_rows, self.n_features, n_components))
 
     # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -191,11 +205,12 @@ class NumpyRows:
         # never held twice.
         out: np.ndarray | None = None
         start = 0
-        for part in map_chunks(one, ((X,) for _, X, _ in self.chunks(K, kernel))):
-            if out is None:
-                out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
-            out[start : start + part.shape[0]] = part
-            start += part.shape[0]
+        with self._compiled_pass(kernel, K):
+            for part in map_chunks(one, ((X,) for _, X, _ in self.chunks(K, kernel))):
+                if out is None:
+                    out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
+                out[start : start + part.shape[0]] = part
+                start += part.shape[0]
         assert out is not None and start == self.n_rows
         return out
 

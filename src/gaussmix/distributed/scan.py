@@ -44,7 +44,9 @@ class ScanRows(BlockRows):
             start = rows.stop
             if X.shape[0]:
                 X = self.check(X, rows)
-                yield NumpyRows(X, None if self.weights is None else self.weights[rows]), rows
+                w = None if self.weights is None else self.weights[rows]
+                # The whole file is the pass that decides whether the compiled kernels pay.
+                yield NumpyRows(X, w, pass_rows=self.n_rows), rows
 
     def _map_merge(self, func: BlockFunc, form: DensityForm, *shared: Any) -> Stats:
         return merge_all((func(block, rows, *shared) for block, rows in self._blocks()), form)

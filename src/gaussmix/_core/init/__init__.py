@@ -156,7 +156,7 @@ def initial_stats(
         raise ValueError(f"unknown init method {method!r}; choose one of {INIT_METHODS}") from None
     # The products here are small: BLAS threads would only wait on each other (the
     # in-memory passes run their chunks on gaussmix's own threads instead).
-    with single_threaded_blas():
+    with single_threaded_blas(rows.n_rows * rows.n_features * n_components):
         if getattr(rows, "labels", None) is not None:  # partial labels: see .labelled
             return labelled_stats(rows, n_components, make, rng, cov)
         return make(rows, n_components, rng, cov)
@@ -194,5 +194,5 @@ def noise_start(
     if method != "hc":
         return share, None
     kept = np.where(marked, 0.0, 1.0 if w is None else w)
-    with single_threaded_blas():
+    with single_threaded_blas(X.size * n_components):
         return share, hc_initial_stats(X, kept, n_components, cov)

@@ -239,7 +239,8 @@ def kmeans_centres(
     tol = _tolerance(X)
     mean = X.mean(axis=0)
     Xc = X - mean  # distances keep their digits however far the data lie from 0
-    with single_threaded_blas():  # held once for the whole run (threads work on tasks)
+    # held once for the whole run (threads work on tasks)
+    with single_threaded_blas(X.size * n_clusters):
         seeds = kmeans_plusplus(_HostRows(Xc, weights), n_clusters, rng)
         centres = Xc[seeds]
         previous = None
