@@ -156,46 +156,55 @@ _BLOCK = 256  # rows per block: every per-block array stays in the L1 cache
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238  # ln 2 split so that k * _LN2_HI is exact (Cody-Waite)
 _LN2_LO = 1.9082149292705877e-10
-_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding and subtracting it rounds to an integer
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer, kept in the low bits
+# (bits of _ROUND + k) + _EXPONENT = k + 1023, the biased exponent of 2^k
+_EXPONENT = 1023 - int(np.array(_ROUND).view(np.int64))
 _EXP_FAST_MIN = -708.0  # from here down exp is subnormal or 0: left to math.exp
+_EXP_ZERO = -746.0  # from here down exp rounds to 0
+# 1/j!, j = 0..13: exp's Taylor coefficients (remainder below 1e-17 relative on |r| <= ln 2 / 2)
+_C0, _C1, _C2, _C3, _C4, _C5, _C6 = 1.0, 1.0, 0.5, 1 / 6, 1 / 24, 1 / 120, 1 / 720
+_C7, _C8, _C9, _C10 = 1 / 5040, 1 / 40320, 1 / 362880, 1 / 3628800
+_C11, _C12, _C13 = 1 / 39916800, 1 / 479001600, 1 / 6227020800
 
 
 @njit(nogil=True, boundscheck=False, fastmath={"contract"})
-def _exp_nonpositive(a, out, scale, n):
-    """out[:n] = exp(a[:n]) for a <= 0, in loops that vectorise.
+def _exp_nonpositive(a, out, power, n):
+    """out[:n] = exp(a[:n]) for a <= 0, in loops that vectorise at any vector width.
 
-    ``math.exp`` is a scalar library call (about 5 ns here); this is a Cody-Waite
+    ``math.exp`` is a scalar library call (about 5 ns); this is a Cody-Waite
     reduction ``a = k ln 2 + r``, |r| <= ln 2 / 2, and a degree-13 Taylor
-    polynomial (remainder below 1e-17 relative), scaled by 2^k built in the
-    exponent bits of ``scale`` (an int64 buffer). Only multiply-adds are fused
-    (``contract``), nothing is reordered. Within 2 ulp of exp; arguments
-    below ``_EXP_FAST_MIN`` (subnormal results, 0, -inf) go to ``math.exp``.
+    polynomial, scaled by 2^k. Every step is a plain float64 or int64 lane
+    operation that SSE2, AVX2 and AVX-512 all have: k is rounded by adding
+    ``_ROUND``, whose low bits then hold k, so 2^k's exponent bits come from an
+    integer add and shift of those bits (``power``, a float64 buffer), not from a
+    float-to-int64 conversion, which only AVX-512 vectorises. The polynomial is
+    evaluated in Estrin's scheme (depth 5 instead of Horner's 13), so independent
+    lanes do not wait on one long chain. Only multiply-adds are fused
+    (``contract``), nothing is reordered: within 2 ulp of exp. Arguments below
+    ``_EXP_FAST_MIN`` (subnormal results, 0, -inf) and NaN go to ``math.exp``.
     """
     for i in range(n):
         x = max(a[i], _EXP_FAST_MIN)
-        k = (x * _LOG2E + _ROUND) - _ROUND  # round to nearest, in float64
+        shifted = x * _LOG2E + _ROUND
+        k = shifted - _ROUND  # round(x / ln 2)
         r = (x - k * _LN2_HI) - k * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        out[i] = p * r + 1.0
-        scale[i] = (np.int64(k) + 1023) << 52
-    power = scale.view(np.float64)
+        r2 = r * r
+        r4 = r2 * r2
+        low = (_C3 * r + _C2) * r2 + (_C1 * r + _C0)
+        mid = (_C7 * r + _C6) * r2 + (_C5 * r + _C4)
+        high = (_C11 * r + _C10) * r2 + (_C9 * r + _C8)
+        top = _C13 * r + _C12
+        out[i] = (top * r4 + high) * (r4 * r4) + (mid * r4 + low)
+        power[i] = shifted
+    bits = power.view(np.int64)
+    for i in range(n):
+        bits[i] = (bits[i] + _EXPONENT) << 52
     for i in range(n):
         out[i] *= power[i]
     for i in range(n):
-        if a[i] < _EXP_FAST_MIN:
-            out[i] = math.exp(a[i])
+        x = a[i]
+        if not x >= _EXP_FAST_MIN:
+            out[i] = 0.0 if x < _EXP_ZERO else math.exp(x)
 
 
 @njit(nogil=True, boundscheck=False)
@@ -227,7 +236,7 @@ def sums_1d(x, centre, W, out):
     s = np.empty(B)
     t = np.empty((K, B))
     e = np.empty((K, B))
-    scale = np.empty(B, dtype=np.int64)
+    power = np.empty(B)
     acc = np.zeros((3, K, B))
     prod = np.ones(B)
     tops = np.zeros(B)
@@ -248,7 +257,7 @@ def sums_1d(x, centre, W, out):
         for k in range(K):
             for i in range(m):
                 t[k, i] -= top[i]
-            _exp_nonpositive(t[k], e[k], scale, m)
+            _exp_nonpositive(t[k], e[k], power, m)
         for i in range(m):
             s[i] = 0.0
         for k in range(K):
@@ -277,6 +286,42 @@ def sums_1d(x, centre, W, out):
     for i in range(B):
         ll += logs[i] + math.log(prod[i]) + tops[i]
     return ll
+
+
+# -- responsibilities of every form: exp and flush in compiled passes ------------------
+@njit(nogil=True, boundscheck=False)
+def exp_shifted(wlp, top, out):
+    """out[k, i] = exp(wlp[k, i] - top[i]) (see :func:`_exp_nonpositive`), block by block.
+
+    Parameters
+    ----------
+    wlp : ndarray of shape (K, n), float32 or float64, C order
+        Weighted log-densities, each at most its row's ``top``.
+    top : ndarray of shape (n,), float64
+    out : ndarray of shape (K, n), float64, C order, written; may be ``wlp`` itself
+    """
+    K, n = wlp.shape
+    B = _BLOCK
+    shifted = np.empty(B)
+    power = np.empty(B)
+    for k in range(K):
+        for start in range(0, n, B):
+            m = min(B, n - start)
+            for i in range(m):
+                shifted[i] = wlp[k, start + i] - top[start + i]
+            _exp_nonpositive(shifted, out[k, start : start + m], power, m)
+
+
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+@njit(nogil=True, boundscheck=False)
+def flush_subnormal(rw):
+    """Entries of ``rw`` (K, n) below the smallest normal float64 set to 0, in place."""
+    flat = rw.reshape(-1)
+    for i in range(flat.shape[0]):
+        x = flat[i]
+        flat[i] = 0.0 if x < _TINY else x  # a store on every lane: one vector select
 
 
 # -- 'full' in many dimensions: triangular products through BLAS, without the GIL ---

@@ -20,7 +20,8 @@ from .._core.init.kmeans import Distances, SeedStep, plusplus_step
 from .._core.noise import column_ranges
 from .._core.parallel import map_chunks
 from .._core.stats import Stats, merge_all
-from ._kernels import KERNELS, Kernel, compiled_pass, pass_work
+from .._core.xp import NumpyOps
+from ._kernels import KERNELS, Kernel, compiled_pass, jit, pass_work
 
 __all__ = ["NumpyRows", "default_chunk_rows"]
 
@@ -40,6 +41,37 @@ def default_chunk_rows(n_components: int, n_features: int, kernel: Kernel | None
     kernels = KERNELS.values() if kernel is None else (kernel,)
     per_row = max(k.bytes_per_row(n_components, n_features) for k in kernels)
     return int(min(_MAX_CHUNK_ROWS, max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
+
+
+class CompiledOps(NumpyOps):
+    """NumPy's array operations, with numba's exp and flush on chunks large enough for it.
+
+    NumPy's float64 exp is a scalar loop on CPUs without AVX-512 (about 8 ns a
+    value), and its masked assignment a slow one on every CPU; the compiled passes
+    vectorise at whatever width the CPU has, and the shift by each row's top
+    happens in the exp's own pass. The results equal NumPy's to 2 ulp.
+    """
+
+    @staticmethod
+    def exp_shifted(wlp: np.ndarray, top: np.ndarray) -> np.ndarray:
+        kernels = jit(wlp.size)
+        if kernels is None or not wlp.flags.c_contiguous:
+            return NumpyOps.exp_shifted(wlp, top)
+        out = wlp if wlp.dtype == np.float64 else np.empty(wlp.shape)
+        kernels.exp_shifted(wlp, np.ascontiguousarray(top, dtype=np.float64), out)
+        return out
+
+    @staticmethod
+    def flush_(rw: np.ndarray) -> None:
+        kernels = jit(rw.size)
+        if kernels is None or not rw.flags.c_contiguous:
+            NumpyOps.flush_(rw)
+        else:
+            kernels.flush_subnormal(rw)
+
+
+COMPILED_OPS = CompiledOps()
+"""The NumPy backend's array operations (one stateless instance)."""
 
 
 class NumpyRows:
@@ -122,6 +154,7 @@ class NumpyRows:
                 kernel.plan(quad, self.X.dtype),
                 pairs,
                 plan64=lambda: kernel.plan(quad, np.float64),
+                ops=COMPILED_OPS,
                 run=map_chunks,
                 noise=quad.noise,
             )
