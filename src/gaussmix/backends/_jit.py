@@ -53,6 +53,19 @@ def _centred(X, centre, F):
 
 
 @njit(nogil=True, boundscheck=False)
+def centred(X, centre, F):
+    """F = [X - centre; 1]ᵀ: rows centred, one per column, then a row of 1s.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64
+    centre : ndarray of shape (d,), float64
+    F : ndarray of shape (d + 1, n), written, in F's dtype
+    """
+    _centred(X, centre, F)
+
+
+@njit(nogil=True, boundscheck=False)
 def products(X, centre, F):
     """F[:, i] = the 'full' features of X[i] - centre (the module docstring's layout).
 
@@ -214,7 +227,7 @@ def _exp_nonpositive(a, out, power, n):
             out[i] = 0.0 if x < _EXP_ZERO else math.exp(x)
 
 
-@njit(nogil=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False, error_model="numpy")
 def sums_1d(x, centre, W, out):
     """E-step sums of unweighted 1-D rows in one pass; returns Σ_i log p(x_i).
 
@@ -405,7 +418,11 @@ _U = np.array([ord("U")], dtype=np.uint8)
 
 @njit(nogil=True, boundscheck=False)
 def scatter_syrk(r, Z, out):
-    """out[k] = Σ_i r_ik z_i z_i^T (lower triangle) by a symmetric rank-n update (dsyrk).
+    """out[k, :T] = Σ_i r_ik z_i z_i^T's upper triangle by a symmetric rank-n update (dsyrk).
+
+    The triangle is written in the feature layout of :func:`products` (z_j z_l,
+    j <= l, row-major; T = d (d + 1) / 2 entries), so the sums need no gather
+    afterwards.
 
     Parameters
     ----------
@@ -413,12 +430,13 @@ def scatter_syrk(r, Z, out):
         Weighted responsibilities.
     Z : ndarray of shape (m, n), float64, C order
         Its first d rows are the chunk's rows centred on the group's centre.
-    out : ndarray of shape (K, d, d), float64, C order
-        Its lower triangles (row >= column) are written.
+    out : ndarray of shape (K, p), float64, p >= T
+        Its first T columns are written.
     """
     K, n = r.shape
-    d = out.shape[1]
+    d = Z.shape[0] - 1
     A = np.empty((d, n))
+    C = np.empty((d, d))
     root = np.empty(n)
     rows = np.array([n], dtype=np.int32)
     dims = np.array([d], dtype=np.int32)
@@ -430,9 +448,13 @@ def scatter_syrk(r, Z, out):
         for j in range(d):
             for i in range(n):
                 A[j, i] = Z[j, i] * root[i]
-        C = out[k]
         # Column-major, A is n × d: C := A^T A, its upper triangle (our lower).
         _dsyrk(
             _U.ctypes, _T.ctypes, dims.ctypes, rows.ctypes, one.ctypes, A.ctypes,
             rows.ctypes, zero.ctypes, C.ctypes, dims.ctypes,
         )  # fmt: skip
+        t = 0
+        for j in range(d):
+            for j2 in range(j, d):
+                out[k, t] = C[j2, j]
+                t += 1

@@ -574,6 +574,10 @@ class FullKernel(Kernel):
             return super().features(X, plan, group)
         n, d = X.shape
         F = np.empty((d + 1, n), dtype=X.dtype)  # [z; 1]
+        kernels = jit(X.size)
+        if kernels is not None:
+            kernels.centred(X, group.centre, F)
+            return F
         np.subtract(X.T, group.centre[:, None], out=F[:d], casting="same_kind")
         F[d] = 1.0
         return F
@@ -702,11 +706,11 @@ def _symmetric_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """:func:`_stacked_sums` through numba's symmetric rank-n updates (float64 rows)."""
     K = r.shape[0]
     d = Z.shape[0] - 1
-    second = np.empty((K, d, d))
-    jit(Z.size).scatter_syrk(r, Z, second)
-    rows, cols = _upper(d)
-    first = r @ Z.T  # (K, d + 1): Σ r z and Σ r
-    return np.hstack([second[:, cols, rows], first])
+    T = d * (d + 1) // 2
+    sums = np.empty((K, T + d + 1))
+    jit(Z.size).scatter_syrk(r, Z, sums)  # the second moments, in the feature layout
+    sums[:, T:] = r @ Z.T  # Σ r z and Σ r
+    return sums
 
 
 KERNELS: dict[str, Kernel] = {
