@@ -44,7 +44,7 @@ def default_chunk_rows(n_components: int, n_features: int, kernel: Kernel | None
 
 
 class CompiledOps(NumpyOps):
-    """NumPy's array operations, with numba's exp and flush on chunks large enough for it.
+    """NumPy's array operations, with numba's exp and flush where the pass runs numba.
 
     NumPy's float64 exp is a scalar loop on CPUs without AVX-512 (about 8 ns a
     value), and its masked assignment a slow one on every CPU; the compiled passes
