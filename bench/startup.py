@@ -6,7 +6,10 @@ source tree too, e.g. an older checkout's ``src``), so a change of load hits
 them alike. It reports medians over the rounds:
 
 - ``import gaussmix`` beyond ``import numpy, scipy``, timed inside the child
-  (``perf_counter`` around the one import after NumPy and SciPy are loaded);
+  (``perf_counter`` around the one import after NumPy and SciPy are loaded), and
+  likewise ``from gaussmix import GaussianMixture`` (which needs scikit-learn's
+  estimator base classes) beyond NumPy and SciPy, and beyond ``sklearn.base``
+  (gaussmix's own modules);
 - the wall time of whole processes: ``python -c "import numpy, scipy"`` (the
   floor), ``python -c "import gaussmix"``, ``gaussmix --help`` and
   ``gaussmix fit --help``;
@@ -29,10 +32,19 @@ from machine import header
 
 HEAVY = ("sklearn", "matplotlib", "numba", "torch", "dask", "pandas", "pyarrow", "typer", "rich")
 
-_BEYOND = (
-    "import time, numpy, scipy; t = time.perf_counter(); import gaussmix; "
-    "print(time.perf_counter() - t)"
-)
+_TIMED = "import time, {before}; t = time.perf_counter(); {then}; print(time.perf_counter() - t)"
+BEYOND = {
+    "import gaussmix beyond import numpy, scipy": ("numpy, scipy", "import gaussmix"),
+    "from gaussmix import GaussianMixture beyond numpy, scipy": (
+        "numpy, scipy",
+        "from gaussmix import GaussianMixture",
+    ),
+    "  of which gaussmix's own, beyond sklearn.base": (
+        "numpy, scipy, sklearn.base",
+        "from gaussmix import GaussianMixture",
+    ),
+}
+"""Imports timed inside the child: (what it imports first, the timed statement)."""
 _LOADED = f"import sys, gaussmix; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
 _CLI = "import sys; from gaussmix.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -75,11 +87,13 @@ def main() -> None:
         _wall(PROCESSES["gaussmix --help"], env)  # a first run fills the OS's file cache
     print(header(), flush=True)
     load_before = os.getloadavg()
-    beyond: dict[str, list[float]] = {tree: [] for tree in trees}
+    beyond = {(tree, label): [] for tree in trees for label in BEYOND}
     walls = {(tree, name): [] for tree in trees for name in PROCESSES}
     for _ in range(args.rounds):
         for tree, env in trees.items():
-            beyond[tree].append(float(_child(_BEYOND, env)))
+            for label, (before, then) in BEYOND.items():
+                code = _TIMED.format(before=before, then=then)
+                beyond[tree, label].append(float(_child(code, env)))
             for name, argv in PROCESSES.items():
                 walls[tree, name].append(_wall(argv, env))
     load_after = os.getloadavg()
@@ -90,11 +104,11 @@ def main() -> None:
     )
     for tree, env in trees.items():
         print(f"-- {tree}")
-        label = "import gaussmix beyond import numpy, scipy"
-        print(f"{label:<48} {statistics.median(beyond[tree]):7.3f} s")
+        for label in BEYOND:
+            print(f"{label:<58} {statistics.median(beyond[tree, label]):7.3f} s")
         for name in PROCESSES:
             label = f"{name} (whole process)"
-            print(f"{label:<48} {statistics.median(walls[tree, name]):7.3f} s")
+            print(f"{label:<58} {statistics.median(walls[tree, name]):7.3f} s")
         print(f"heavy modules loaded by import gaussmix: {_child(_LOADED, env) or 'none'}")
 
 

@@ -7,6 +7,9 @@ through the NumPy kernels (``CPU_KERNELS = 'numpy'``, the default: the tensor's
 memory is shared, not copied) and as a CPU tensor through torch's own kernels
 (``CPU_KERNELS = 'torch'``), alternating, and reports the medians and the ratios.
 
+Also three small cases (150 to 2,000 rows), where the fixed costs of a call
+(the boundary's checks of a tensor, the host view) are what could differ.
+
 Usage: ``python bench/torch_cpu.py [--n N] [--iters I] [--repeats R]``.
 """
 
@@ -31,6 +34,9 @@ from machine import header, load_average
 from run import make_data
 
 CASES = (("full", 16, 64), ("tied", 16, 64), ("diag", 16, 64), ("spherical", 16, 64))
+"""(covariance type, d, K) at ``--n`` rows."""
+SMALL = (("full", 2_000, 10, 5), ("diag", 2_000, 10, 5), ("full", 150, 4, 3))
+"""(covariance type, n, d, K): small data, where fixed costs per call matter."""
 
 
 def fit_seconds(X: object, cov: str, k: int, means: np.ndarray, iters: int) -> float:
@@ -50,19 +56,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(header())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
-    print(f"n={args.n:,}, {args.iters} EM iterations per fit, median of {args.repeats}\n")
     print(
-        "| case | NumPy array s | tensor, NumPy kernels s | tensor, torch kernels s | "
+        f"{args.iters} EM iterations per fit; medians of {args.repeats} alternating runs "
+        f"(n >= 10,000) or {15 * args.repeats} (small data)\n"
+    )
+    print(
+        "| case | NumPy array ms | tensor, NumPy kernels ms | tensor, torch kernels ms | "
         "NumPy / tensor (NumPy kernels) | torch kernels / NumPy kernels |"
     )
     print("|---|---|---|---|---|---|")
-    for cov, d, k in CASES:
-        X = make_data(args.n, d, k)
-        means = X[np.random.default_rng(1).choice(args.n, k, replace=False)]
+    cases = [(cov, args.n, d, k) for cov, d, k in CASES] + list(SMALL)
+    for cov, n, d, k in cases:
+        X = make_data(n, d, k)
+        means = X[np.random.default_rng(1).choice(n, k, replace=False)]
         T = torch.from_numpy(X)
         runs: dict[str, list[float]] = {"numpy": [], "shared": [], "torch": []}
         fit_seconds(X, cov, k, means, 2)  # warm up (compilation)
-        for rep in range(args.repeats):
+        # Small fits take milliseconds: more repeats, for the same share of the run.
+        repeats = args.repeats if n >= 10_000 else 15 * args.repeats
+        for rep in range(repeats):
             order = ["numpy", "shared", "torch"]
             for which in order if rep % 2 == 0 else order[::-1]:
                 torch_backend.CPU_KERNELS = "torch" if which == "torch" else "numpy"
@@ -71,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         torch_backend.CPU_KERNELS = "numpy"
         a, b, c = (statistics.median(runs[w]) for w in ("numpy", "shared", "torch"))
         print(
-            f"| {cov}, d={d}, K={k} | {a:.2f} | {b:.2f} | {c:.2f} | {a / b:.2f} | {c / b:.2f} |",
+            f"| {cov}, n={n:,}, d={d}, K={k} | {a * 1e3:.1f} | {b * 1e3:.1f} | {c * 1e3:.1f} "
+            f"| {a / b:.2f} | {c / b:.2f} |",
             flush=True,
         )
     print(f"\nLoad average at the end: {load_average()}")
