@@ -10,9 +10,9 @@ them alike. It reports medians over the rounds:
   likewise ``from gaussmix import GaussianMixture`` (which needs scikit-learn's
   estimator base classes) beyond NumPy and SciPy, and beyond ``sklearn.base``
   (gaussmix's own modules);
-- the wall time of whole processes: ``python -c "import numpy, scipy"`` (the
-  floor), ``python -c "import gaussmix"``, ``gaussmix --help`` and
-  ``gaussmix fit --help``;
+- the wall time (and CPU seconds, which load disturbs less) of whole
+  processes: ``python -c "import numpy, scipy"`` (the floor),
+  ``python -c "import gaussmix"``, ``gaussmix --help`` and ``gaussmix fit --help``;
 
 and which heavy libraries ``import gaussmix`` loaded (none is the goal).
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,7 +57,9 @@ PROCESSES = {
 }
 
 
-def _wall(args: list[str], env: dict[str, str]) -> float:
+def _wall(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of a whole child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, *args],
@@ -65,7 +68,9 @@ def _wall(args: list[str], env: dict[str, str]) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def _child(code: str, env: dict[str, str]) -> str:
@@ -88,7 +93,9 @@ def main() -> None:
     print(header(), flush=True)
     load_before = os.getloadavg()
     beyond = {(tree, label): [] for tree in trees for label in BEYOND}
-    walls = {(tree, name): [] for tree in trees for name in PROCESSES}
+    walls: dict[tuple[str, str], list[tuple[float, float]]] = {
+        (tree, name): [] for tree in trees for name in PROCESSES
+    }
     for _ in range(args.rounds):
         for tree, env in trees.items():
             for label, (before, then) in BEYOND.items():
@@ -108,7 +115,9 @@ def main() -> None:
             print(f"{label:<58} {statistics.median(beyond[tree, label]):7.3f} s")
         for name in PROCESSES:
             label = f"{name} (whole process)"
-            print(f"{label:<58} {statistics.median(walls[tree, name]):7.3f} s")
+            wall = statistics.median(w for w, _ in walls[tree, name])
+            cpu = statistics.median(c for _, c in walls[tree, name])
+            print(f"{label:<58} {wall:7.3f} s ({cpu:.3f} s CPU)")
         print(f"heavy modules loaded by import gaussmix: {_child(_LOADED, env) or 'none'}")
 
 
