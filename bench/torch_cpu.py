@@ -4,8 +4,10 @@ Issue 12 §5: a torch CPU tensor should fit no slower than the same data as a Nu
 array. Each case fits the same rows from the same start (``means_init``,
 ``tol=0``, a fixed number of iterations) as a NumPy array, as a CPU tensor
 through the NumPy kernels (``CPU_KERNELS = 'numpy'``, the default: the tensor's
-memory is shared, not copied) and as a CPU tensor through torch's own kernels
-(``CPU_KERNELS = 'torch'``), alternating, and reports the medians and the ratios.
+memory is shared, not copied), alternating, then as a CPU tensor through torch's
+own kernels (``CPU_KERNELS = 'torch'``) in runs of their own (torch's threads spin
+after its operations and slowed whichever run came next: 1.8x on 'diag' when the
+three alternated), and reports the medians and the ratios.
 
 Also three small cases (150 to 2,000 rows), where the fixed costs of a call
 (the boundary's checks of a tensor, the host view) are what could differ.
@@ -74,12 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         fit_seconds(X, cov, k, means, 2)  # warm up (compilation)
         # Small fits take milliseconds: more repeats, for the same share of the run.
         repeats = args.repeats if n >= 10_000 else 15 * args.repeats
+        # The array and the tensor alternate; torch's own kernels run after them, as
+        # their OpenMP threads keep spinning after each run and would slow the next.
         for rep in range(repeats):
-            order = ["numpy", "shared", "torch"]
-            for which in order if rep % 2 == 0 else order[::-1]:
-                torch_backend.CPU_KERNELS = "torch" if which == "torch" else "numpy"
-                data = X if which == "numpy" else T
-                runs[which].append(fit_seconds(data, cov, k, means, args.iters))
+            for which in ("numpy", "shared") if rep % 2 == 0 else ("shared", "numpy"):
+                runs[which].append(
+                    fit_seconds(X if which == "numpy" else T, cov, k, means, args.iters)
+                )
+        torch_backend.CPU_KERNELS = "torch"
+        for _ in range(repeats):
+            runs["torch"].append(fit_seconds(T, cov, k, means, args.iters))
         torch_backend.CPU_KERNELS = "numpy"
         a, b, c = (statistics.median(runs[w]) for w in ("numpy", "shared", "torch"))
         print(
