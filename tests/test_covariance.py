@@ -39,6 +39,21 @@ def test_log_prob_matches_scipy(covariance_type: str, d: int) -> None:
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_paired_mahalanobis_is_the_diagonal_of_the_full_matrix(covariance_type: str) -> None:
+    # Each point against its own component's mean and precision, far from the origin.
+    rng = np.random.RandomState(4)
+    K, d = 4, 3
+    form = get_covariance(covariance_type).form
+    params = random_params(covariance_type, K, d, rng)
+    points = params.means + rng.normal(size=(K, d)) + 1e4
+    means = params.means + 1e4
+    got = form.paired_mahalanobis(points, means, params.precisions_cholesky)
+    full = form.mahalanobis(points, means, params.precisions_cholesky)
+    assert got.shape == (K,)
+    assert_close(got, np.diagonal(full), rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_log_prob_float32_stays_float32(covariance_type: str) -> None:
     rng = np.random.RandomState(1)
     cov = get_covariance(covariance_type)

@@ -131,7 +131,7 @@ def complete_log_likelihood(stats: Stats, params: Params, form: DensityForm) -> 
     with np.errstate(divide="ignore"):  # a weight of 0 with mass gives -inf, on purpose
         log_weights = np.where(used, np.log(np.where(used, params.weights, 1.0)), 0.0)
     log_det = np.broadcast_to(form.log_det(chol, d), mass.shape)
-    offsets = np.diagonal(form.mahalanobis(stats.means, params.means, chol))
+    offsets = form.paired_mahalanobis(stats.means, params.means, chol)
     spread = float(np.sum(form.precisions(chol) * stats.scatter))  # Σ_k tr(Λ_k S_k)
     per_mass = log_weights + log_det - 0.5 * d * _LOG_2PI - 0.5 * offsets
     return float(np.sum(np.where(used, mass * per_mass, 0.0))) - 0.5 * spread

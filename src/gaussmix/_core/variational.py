@@ -179,7 +179,8 @@ class DirichletProcess(WeightPrior):
     name = "dirichlet_process"
 
     def posterior(self, mass: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
-        beyond = np.hstack((np.cumsum(mass[::-1])[-2::-1], 0.0))  # Σ_{j>k} N_j
+        beyond = np.zeros_like(mass)  # Σ_{j>k} N_j
+        beyond[:-1] = np.cumsum(mass[::-1])[-2::-1]
         return 1.0 + mass, prior + beyond
 
     def expected_log_weights(self, concentration: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -188,7 +189,9 @@ class DirichletProcess(WeightPrior):
         a, b = concentration
         log_total = digamma(a + b)
         log_rest = digamma(b) - log_total  # E[log(1 - v_k)]
-        return digamma(a) - log_total + np.hstack((0.0, np.cumsum(log_rest)[:-1]))
+        expected = digamma(a) - log_total
+        expected[1:] += np.cumsum(log_rest[:-1])  # the sticks broken before k
+        return expected
 
     def log_normaliser(self, concentration: tuple[np.ndarray, np.ndarray]) -> float:
         from scipy.special import betaln
@@ -431,14 +434,10 @@ def m_step(
     form = cov.form
     K, d = stats.means.shape
     data = stats._replace(mass=stats.mass + _TINY_MASS)
-    # β_0 pseudo-rows at m_0: the posterior means, β_k and the between-means scatter.
-    pseudo_rows = Stats(
-        0.0,
-        0.0,
-        np.full(K, prior.mean_precision),
-        np.broadcast_to(prior.mean, (K, d)),
-        np.zeros(form.shape(K, d)),
-    )
+    # β_0 pseudo-rows at m_0 (no scatter; the same for every component, so held as
+    # scalars, which merge's array operators broadcast): the posterior means, β_k and
+    # the between-means scatter.
+    pseudo_rows = Stats(0.0, 0.0, prior.mean_precision, prior.mean, 0.0)
     located = merge(data, pseudo_rows, form)
     # ν_0 pseudo-rows of scatter Ψ_0, and reg_covar on each row's variances.
     second_shape = (K, d) if form.diagonal else (K, d, d)

@@ -235,6 +235,21 @@ class DensityForm:
         """Squared Mahalanobis distances, shape (n, K)."""
         raise NotImplementedError
 
+    def paired_mahalanobis(
+        self, points: np.ndarray, means: np.ndarray, prec_chol: np.ndarray
+    ) -> np.ndarray:
+        """Squared Mahalanobis distance of each point k from mean k under component k, (K,).
+
+        The diagonal of ``mahalanobis(points, means, prec_chol)`` without the rest
+        of the (K, K) matrix (statistics' means against the parameters' means).
+
+        Parameters
+        ----------
+        points, means : ndarray of shape (K, d)
+        prec_chol : ndarray, this form's precision-Cholesky shape
+        """
+        raise NotImplementedError
+
     def log_prob(self, X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
         """Gaussian log-density of each row under each component, shape (n, K), in X's dtype.
 
@@ -340,6 +355,12 @@ class Spherical(DensityForm):
             out[:, k] = np.einsum("ij,ij->i", diff, diff) * prec_chol[k] ** 2
         return out
 
+    def paired_mahalanobis(
+        self, points: np.ndarray, means: np.ndarray, prec_chol: np.ndarray
+    ) -> np.ndarray:
+        diff = points - means
+        return np.einsum("ij,ij->i", diff, diff) * prec_chol**2
+
 
 class Diagonal(DensityForm):
     name = "diagonal"
@@ -375,6 +396,12 @@ class Diagonal(DensityForm):
             y = (X - means[k]) * prec_chol[k]
             out[:, k] = np.einsum("ij,ij->i", y, y)
         return out
+
+    def paired_mahalanobis(
+        self, points: np.ndarray, means: np.ndarray, prec_chol: np.ndarray
+    ) -> np.ndarray:
+        y = (points - means) * prec_chol
+        return np.einsum("ij,ij->i", y, y)
 
 
 class _Matrix(DensityForm):
@@ -443,6 +470,13 @@ class _Matrix(DensityForm):
             out[:, k] = np.einsum("ij,ij->i", y, y)
         return out
 
+    def paired_mahalanobis(
+        self, points: np.ndarray, means: np.ndarray, prec_chol: np.ndarray
+    ) -> np.ndarray:
+        # (K, 1, d) @ (K, d, d), or @ (d, d) for the shared factor.
+        y = np.matmul((points - means)[:, None, :], prec_chol)[:, 0]
+        return np.einsum("ij,ij->i", y, y)
+
 
 class Full(_Matrix):
     name = "full"
@@ -469,7 +503,7 @@ class Full(_Matrix):
         return np.array(dense)
 
     def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
-        return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
+        return np.matmul(precisions_cholesky, precisions_cholesky.transpose(0, 2, 1))
 
     def is_valid_precision(self, precisions: np.ndarray) -> bool:
         return all(_is_spd(p) for p in precisions)
