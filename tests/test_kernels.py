@@ -19,7 +19,7 @@ from gaussmix._core.covariance import Params, get_covariance
 from gaussmix._core.init.arrays import label_stats
 from gaussmix._core.stats import Stats
 from gaussmix._core.xp import NUMPY
-from gaussmix.backends import _kernels
+from gaussmix.backends import _kernels, _lean
 from gaussmix.backends.numpy import NumpyRows
 
 TYPES = ("full", "tied", "diag", "spherical")
@@ -374,7 +374,7 @@ class Engine(NamedTuple):
 def _numpy_engine(name: str) -> Engine:
     return Engine(
         name,
-        _kernels.KERNELS,
+        _lean.LEAN_KERNELS if name == "lean" else _kernels.KERNELS,
         NUMPY,
         lambda kernel, quad, dtype: kernel.plan(quad, dtype),
         lambda a: a,
@@ -400,9 +400,10 @@ def _torch_engine(name: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     )
 
 
-@pytest.fixture(params=["numba", "numpy", "torch-blocks", "torch-batched"])
+@pytest.fixture(params=["numba", "numpy", "lean", "torch-blocks", "torch-batched"])
 def table(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    """numba's and NumPy's kernels, and torch's ('full' as blocks and batched) on the CPU."""
+    """numba's and NumPy's feature kernels, the lean kernels of small chunks, and
+    torch's ('full' as blocks and batched) on the CPU."""
     name = str(request.param)
     if name.startswith("torch"):
         return _torch_engine(name, monkeypatch)

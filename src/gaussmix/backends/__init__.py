@@ -41,12 +41,15 @@ rows and statistics travel:
 imported lazily, only when their kind of input is used.
 
 A backend is its memory placement plus a table of kernels by density form
-(``_kernels.KERNELS``, ``_torch_kernels.KERNELS``, keyed by ``form.name``); the
+(``_kernels.KERNELS``, ``_torch_kernels.KERNELS``, keyed by ``form.name``; NumPy
+also has ``_lean.LEAN_KERNELS`` for small data); the
 E-step algorithm around the kernels is :mod:`gaussmix._core.estep`, written once
 for both over an array namespace (:mod:`gaussmix._core.xp`):
 
 - ``numpy.py``: in-memory rows in cache-sized chunks on a thread pool
 - ``_kernels.py``: the NumPy kernels (expanded quadratic form, centre groups)
+- ``_lean.py``: the NumPy kernels of data in one small chunk (the formulas as a
+  few batched products, no plan), chosen by cost
 - ``_jit.py``: their compiled (numba) loops
 - ``torch.py``: tensor rows on a device (CPU tensors run the NumPy kernels)
 - ``_torch_kernels.py``: the torch kernels and array operations

@@ -22,6 +22,7 @@ from .._core.parallel import map_chunks
 from .._core.stats import Stats, merge_all
 from .._core.xp import NumpyOps
 from ._kernels import KERNELS, Kernel, compiled_pass, jit, pass_work
+from ._lean import LEAN_KERNELS, LeanKernel
 
 __all__ = ["NumpyRows", "default_chunk_rows"]
 
@@ -119,19 +120,6 @@ class NumpyRows:
             return self.chunk_rows
         return default_chunk_rows(n_components, self.n_features, kernel)
 
-    def chunks(
-        self, n_components: int, kernel: Kernel | None = None
-    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
-        """Yield ``(rows, X_chunk, weights_chunk)`` covering every row once, in order.
-
-        Chunks are sized for ``kernel``'s temporaries (by default the largest kernel's).
-        """
-        step = self._chunk_rows(n_components, kernel)
-        for start in range(0, self.n_rows, step):
-            rows = slice(start, min(start + step, self.n_rows))
-            w = None if self.weights is None else self.weights[rows]
-            yield rows, self.X[rows], w
-
     def with_weights(self, weights: np.ndarray | None) -> NumpyRows:
         """The same rows under other weights (n,) (no copy of X)."""
         return NumpyRows(self.X, weights, self.chunk_rows, self.pass_rows)
@@ -140,28 +128,45 @@ class NumpyRows:
         """Merged E-step statistics of all rows under ``params``."""
         return self.expectation_of(quadratic(params, cov.form), cov.form)
 
+    def kernel(self, form: DensityForm, n_components: int) -> tuple[Kernel | LeanKernel, int]:
+        """The kernel for ``form``'s E-step on these rows, chosen by cost, and rows per chunk.
+
+        Chunks are sized for the feature kernels (:mod:`._kernels`). Rows that fit
+        in one chunk run the lean kernels (:mod:`._lean`: a few batched products,
+        no plan to build) where those are the cheaper.
+        """
+        features = KERNELS[form.name]
+        step = self._chunk_rows(n_components, features)
+        lean = LEAN_KERNELS[form.name]
+        if self.n_rows <= step and lean.pays(self.n_rows, self.n_features, n_components):
+            return lean, step
+        return features, step
+
+    def _pairs(self, step: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """``(X_chunk, weights_chunk)`` of ``step`` rows each, every row once, in order."""
+        for start in range(0, self.n_rows, step):
+            rows = slice(start, min(start + step, self.n_rows))
+            yield self.X[rows], None if self.weights is None else self.weights[rows]
+
     def expectation_of(self, quad: Quadratic, form: DensityForm) -> Stats:
         """Merged E-step statistics of all rows for densities ``quad`` of ``form``."""
-        kernel = KERNELS[form.name]
         K = quad.means.shape[0]
-
-        def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-            return ((X, w) for _, X, w in self.chunks(K, kernel))
-
-        with self._compiled_pass(kernel, K):
+        kernel, step = self.kernel(form, K)
+        with self._compiled_pass(form, K):
             return estep.expectation(
                 kernel,
                 kernel.plan(quad, self.X.dtype),
-                pairs,
+                lambda: self._pairs(step),
                 plan64=lambda: kernel.plan(quad, np.float64),
                 ops=COMPILED_OPS,
                 run=map_chunks,
                 noise=quad.noise,
             )
 
-    def _compiled_pass(self, kernel: Kernel, n_components: int) -> Any:
+    def _compiled_pass(self, form: DensityForm, n_components: int) -> Any:
         """The context in which a pass over these rows decides on the compiled kernels."""
-        return compiled_pass(pass_work(kernel, self.pass_rows, self.n_features, n_components))
+        work = pass_work(KERNELS[form.name], self.pass_rows, self.n_features, n_components)
+        return compiled_pass(work)
 
     # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -224,7 +229,7 @@ class NumpyRows:
     ) -> np.ndarray:
         """Concatenate ``reduce(log_norm, log_resp)`` over the chunks, in row order."""
         K = params.means.shape[0]
-        kernel = KERNELS[cov.form.name]
+        kernel, step = self.kernel(cov.form, K)
         quad = quadratic(params, cov.form)
         plan = kernel.plan(quad, self.X.dtype)
 
@@ -238,8 +243,8 @@ class NumpyRows:
         # never held twice.
         out: np.ndarray | None = None
         start = 0
-        with self._compiled_pass(kernel, K):
-            for part in map_chunks(one, ((X,) for _, X, _ in self.chunks(K, kernel))):
+        with self._compiled_pass(cov.form, K):
+            for part in map_chunks(one, ((X,) for X, _ in self._pairs(step))):
                 if out is None:
                     out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
                 out[start : start + part.shape[0]] = part
