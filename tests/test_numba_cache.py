@@ -34,11 +34,12 @@ rng = np.random.default_rng(0)
 def blobs(n, d, k, spread):
     return rng.normal(size=(n, d)) + spread * rng.integers(k, size=(n, 1))
 
+# (large enough for the feature kernels: smaller data run backends/_lean.py's NumPy)
 for cov in ("full", "tied", "diag", "spherical"):
-    GaussianMixture(2, covariance_type=cov, max_iter=2, random_state=0).fit(blobs(300, 3, 2, 4))
-GaussianMixture(3, covariance_type="diag", max_iter=2, random_state=0).fit(blobs(3000, 1, 3, 5))
-GaussianMixture(2, max_iter=2, random_state=0).fit(blobs(400, 32, 2, 3))
-GaussianMixture(2, covariance_type="diag", max_iter=2, random_state=0).fit(blobs(300, 3, 2, 1e3))
+    GaussianMixture(2, covariance_type=cov, max_iter=2, random_state=0).fit(blobs(3000, 3, 2, 4))
+GaussianMixture(3, covariance_type="diag", max_iter=2, random_state=0).fit(blobs(6000, 1, 3, 5))
+GaussianMixture(2, max_iter=2, random_state=0).fit(blobs(6000, 32, 2, 3))
+GaussianMixture(2, covariance_type="diag", max_iter=2, random_state=0).fit(blobs(3000, 3, 2, 1e3))
 GaussianMixture(2, init_params="hc", max_iter=2, random_state=0).fit(blobs(200, 2, 2, 4))
 
 stats = {}

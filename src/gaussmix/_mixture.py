@@ -94,6 +94,16 @@ class MixtureBase(DensityMixin, BaseEstimator):
     learning_offset: float
     device: Any
 
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """scikit-learn's parameter names from ``__init__``'s signature, read once per class
+        (``get_params`` asks on every fit, and reading a signature costs as much as a
+        small fit's E-step)."""
+        names = _PARAM_NAMES.get(cls)
+        if names is None:
+            names = _PARAM_NAMES[cls] = tuple(super()._get_param_names())
+        return list(names)
+
     # -- what a subclass provides ------------------------------------------------------
     def _fit_rows(self, rows: Rows, cov: Covariance, info: InputInfo, warm: bool) -> None:
         """Fit validated rows and set every fitted attribute (only once nothing can fail)."""
@@ -505,6 +515,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
 
 _MAX_SAMPLES = 2**48  # a bound that keeps a (n_samples, d) draw a plain allocation error
+
+
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}
+"""Each estimator class's parameter names (see ``MixtureBase._get_param_names``)."""
 
 
 def _probabilities(log_norm: Any, log_resp: Any) -> Any:

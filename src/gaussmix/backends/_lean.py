@@ -158,7 +158,8 @@ class LeanFull(LeanKernel):
 
 class LeanShared(LeanKernel):
     def mahalanobis(self, Z: np.ndarray, factors: np.ndarray) -> np.ndarray:
-        return _squared_norms(Z @ factors)
+        d = Z.shape[-1]
+        return _squared_norms((Z.reshape(-1, d) @ factors).reshape(Z.shape))  # one product
 
     def second(self, rw: np.ndarray, Z: np.ndarray) -> np.ndarray:
         d = Z.shape[-1]

@@ -247,15 +247,16 @@ def kmeans_centres(
         strict = False
         for _ in range(KMEANS_MAX_ITER):
             labels, sums, mass = _lloyd_pass(Xc, weights, centres)
-            empty = np.flatnonzero(mass == 0)
-            if empty.size:
-                _relocate(Xc, weights, centres, labels, sums, mass, empty)
             filled = mass > 0
-            new = sums.copy()
-            new[filled] *= (1.0 / mass[filled])[:, None]
-            shift = float(((new - centres) ** 2).sum())
+            if not filled.all():
+                _relocate(Xc, weights, centres, labels, sums, mass, np.flatnonzero(~filled))
+                filled = mass > 0
+            # times the reciprocal, as scikit-learn does (an empty cluster keeps 0 sums)
+            new = sums * (1.0 / np.where(filled, mass, 1.0))[:, None]
+            delta = new - centres
+            shift = float(np.einsum("kj,kj->", delta, delta))
             centres = new
-            if previous is not None and np.array_equal(labels, previous):
+            if previous is not None and (labels == previous).all():
                 strict = True
                 break
             if shift <= tol:
@@ -284,6 +285,8 @@ def _lloyd_pass(
         return (labels, *arrays.cluster_sums(X[a:b], w, labels, K))
 
     parts = list(map_chunks(one, _tasks(X.shape[0])))
+    if len(parts) == 1:
+        return parts[0]
     labels = np.concatenate([p[0] for p in parts])
     sums, mass = parts[0][1], parts[0][2]
     for _, s, m in parts[1:]:
