@@ -13,15 +13,24 @@ Usage::
 
 Prints the shared machine header, then one row per case: medians, the per-pair
 ratios new / old and their median.
+
+``--same-process`` imports both trees into one process instead (each ``gaussmix``
+package copied under another name: it imports itself only relatively) and
+alternates their fits there, the order swapped every pair: the two then share the
+process's memory layout and every moment of the machine's load, which resolves
+differences of a few percent that fresh processes on a shared machine do not.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,12 +65,45 @@ def in_tree(src: str, index: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def same_process(old: str, new: str, index: int, pairs: int) -> list[tuple[float, float]]:
+    """(old, new) milliseconds per iteration of ``CASES[index]``, ``pairs`` times, both
+    trees imported into this process; each pair's order alternates."""
+    folder = tempfile.mkdtemp(prefix="gaussmix-trees-")
+    classes = []
+    for name, src in (("gaussmix_old", old), ("gaussmix_new", new)):
+        shutil.copytree(Path(src) / "gaussmix", Path(folder) / name)
+    sys.path.insert(0, folder)
+    for name in ("gaussmix_old", "gaussmix_new"):
+        classes.append(importlib.import_module(name).GaussianMixture)
+    case = CASES[index]
+    X = make_data(case.n, case.d, case.k).astype(case.dtype)
+    init = starting_params(X, case.k, case.covariance_type)
+
+    def ms(cls: type) -> float:
+        return 1000 * per_iteration(cls, X, case, init, 8)[0]
+
+    for cls in classes:
+        per_iteration(cls, X, case, init, 2)  # compile and warm up
+    out = []
+    for i in range(pairs):
+        if i % 2:
+            new_ms, old_ms = ms(classes[1]), ms(classes[0])
+        else:
+            old_ms, new_ms = ms(classes[0]), ms(classes[1])
+        out.append((old_ms, new_ms))
+    shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", help="the old tree's src directory")
     parser.add_argument("new", help="the new tree's src directory")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--only", help="run only cases whose label contains this text")
+    parser.add_argument(
+        "--same-process", action="store_true", help="both trees in one process (see above)"
+    )
     args = parser.parse_args()
     print(header())
     print("| case | old ms/iter | new ms/iter | new / old per pair | median |")
@@ -70,7 +112,12 @@ def main() -> None:
         label = case.label
         if args.only and args.only not in label:
             continue
-        pairs = [(in_tree(args.old, index), in_tree(args.new, index)) for _ in range(args.pairs)]
+        if args.same_process:
+            pairs = same_process(args.old, args.new, index, args.pairs)
+        else:
+            pairs = [
+                (in_tree(args.old, index), in_tree(args.new, index)) for _ in range(args.pairs)
+            ]
         ratios = [new / old for old, new in pairs]
         print(
             f"| {label} | {statistics.median(o for o, _ in pairs):.1f} "
