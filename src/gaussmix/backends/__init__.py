@@ -48,7 +48,7 @@ for both over an array namespace (:mod:`gaussmix._core.xp`):
 
 - ``numpy.py``: in-memory rows in cache-sized chunks on a thread pool
 - ``_kernels.py``: the NumPy kernels (expanded quadratic form, centre groups)
-- ``_lean.py``: the NumPy kernels of data in one small chunk (the formulas as a
+- ``_lean.py``: the NumPy kernels of small chunks (the formulas as a
   few batched products, no plan), chosen by cost
 - ``_jit.py``: their compiled (numba) loops
 - ``torch.py``: tensor rows on a device (CPU tensors run the NumPy kernels)

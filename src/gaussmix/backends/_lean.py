@@ -15,8 +15,10 @@ Nothing is expanded, so no digit is lost to a far cluster or an ill-conditioned
 precision: these are the reference formulas of :mod:`gaussmix._core.estep`, batched.
 The work is a few passes over K n d numbers (and K n d² flops for the matrix
 forms), against the feature kernels' one product of their features: each lean
-kernel's :meth:`~LeanKernel.pays` says for which data it is the cheaper, and the
-backend runs it on data that fit in one chunk.
+kernel's :meth:`~LeanKernel.pays` says for which chunks it is the cheaper, and the
+backend runs it there unless the pass is large enough for the compiled feature
+kernels (for 'full' from 8 dimensions that is most chunks: NumPy's d²/2 features
+cost 2-5x K batched products with the factors).
 
 Rows stay in their dtype (float32 rows give float32 densities, so a row whose
 squared distances overflow float32 is redone in float64 by the E-step), while

@@ -131,15 +131,18 @@ class NumpyRows:
     def kernel(self, form: DensityForm, n_components: int) -> tuple[Kernel | LeanKernel, int]:
         """The kernel for ``form``'s E-step on these rows, chosen by cost, and rows per chunk.
 
-        Chunks are sized for the feature kernels (:mod:`._kernels`). Rows that fit
-        in one chunk run the lean kernels (:mod:`._lean`: a few batched products,
-        no plan to build) where those are the cheaper.
+        Chunks are sized for the feature kernels (:mod:`._kernels`). They run the
+        lean kernels (:mod:`._lean`: a few batched products, no plan to build)
+        where those are the cheaper on such a chunk, unless the pass is large
+        enough for the compiled feature kernels.
         """
         features = KERNELS[form.name]
         step = self._chunk_rows(n_components, features)
         lean = LEAN_KERNELS[form.name]
-        if self.n_rows <= step and lean.pays(self.n_rows, self.n_features, n_components):
-            return lean, step
+        if lean.pays(min(step, self.n_rows), self.n_features, n_components):
+            with self._compiled_pass(form, n_components):
+                if jit(0) is None:  # the feature kernels would run NumPy's loops too
+                    return lean, step
         return features, step
 
     def _pairs(self, step: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
