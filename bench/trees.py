@@ -24,6 +24,7 @@ differences of a few percent that fresh processes on a shared machine do not.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import shutil
@@ -31,11 +32,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import header
 from run import CASES, make_data, per_iteration, starting_params
+
+
+def case_inputs(case: Any) -> tuple[np.ndarray, dict]:
+    """``bench/run.py``'s data and shared starting parameters for ``case``."""
+    X = make_data(case.n, case.d, case.k).astype(case.dtype)
+    return X, starting_params(X, case.k, case.covariance_type)
 
 
 def one_case(index: int) -> float:
@@ -46,8 +57,7 @@ def one_case(index: int) -> float:
     from gaussmix import GaussianMixture
 
     case = CASES[index]
-    X = make_data(case.n, case.d, case.k).astype(case.dtype)
-    init = starting_params(X, case.k, case.covariance_type)
+    X, init = case_inputs(case)
     per_iteration(GaussianMixture, X, case, init, 2)  # compile and warm up
     runs = (per_iteration(GaussianMixture, X, case, init, 8)[0] for _ in range(3))
     return 1000 * statistics.median(runs)
@@ -65,19 +75,26 @@ def in_tree(src: str, index: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+@cache
+def both_trees(old: str, new: str) -> tuple[type, type]:
+    """The two trees' GaussianMixture classes, imported into this process once (each
+    ``gaussmix`` package copied under another name: it imports itself only relatively)."""
+    folder = tempfile.mkdtemp(prefix="gaussmix-trees-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    names = ("gaussmix_old", "gaussmix_new")
+    for name, src in zip(names, (old, new), strict=True):
+        shutil.copytree(Path(src) / "gaussmix", Path(folder) / name)
+    sys.path.insert(0, folder)
+    old_cls, new_cls = (importlib.import_module(name).GaussianMixture for name in names)
+    return old_cls, new_cls
+
+
 def same_process(old: str, new: str, index: int, pairs: int) -> list[tuple[float, float]]:
     """(old, new) milliseconds per iteration of ``CASES[index]``, ``pairs`` times, both
     trees imported into this process; each pair's order alternates."""
-    folder = tempfile.mkdtemp(prefix="gaussmix-trees-")
-    classes = []
-    for name, src in (("gaussmix_old", old), ("gaussmix_new", new)):
-        shutil.copytree(Path(src) / "gaussmix", Path(folder) / name)
-    sys.path.insert(0, folder)
-    for name in ("gaussmix_old", "gaussmix_new"):
-        classes.append(importlib.import_module(name).GaussianMixture)
+    classes = both_trees(old, new)
     case = CASES[index]
-    X = make_data(case.n, case.d, case.k).astype(case.dtype)
-    init = starting_params(X, case.k, case.covariance_type)
+    X, init = case_inputs(case)
 
     def ms(cls: type) -> float:
         return 1000 * per_iteration(cls, X, case, init, 8)[0]
@@ -91,7 +108,6 @@ def same_process(old: str, new: str, index: int, pairs: int) -> list[tuple[float
         else:
             old_ms, new_ms = ms(classes[0]), ms(classes[1])
         out.append((old_ms, new_ms))
-    shutil.rmtree(folder, ignore_errors=True)
     return out
 
 
