@@ -277,6 +277,7 @@ def test_label_statistics_match_one_hot_responsibilities(kind):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_stacked_factors_for_many_dimensions(monkeypatch, dtype, rtol, weighted):
     monkeypatch.setattr(_kernels, "_STACKED_MIN_D", 3)  # the path used from d = 32 on
+    monkeypatch.setattr(_kernels, "_STACKED_COMPONENTS_PER_D", 1.0)  # (for K < d / 3)
     rng = np.random.default_rng(10)
     params, cov = random_params("full", 4, 5, rng)
     X = sample_rows(params, 400, rng).astype(dtype)
@@ -292,19 +293,51 @@ def test_stacked_factors_for_many_dimensions(monkeypatch, dtype, rtol, weighted)
     assert_close(log_norm, want_norm, rtol=rtol)
 
 
-def test_far_components_in_many_dimensions_are_stacked_alone(monkeypatch):
-    """Components far from the mixture's mean each get a stacked group of one (their
-    own centre), and responsibilities that would be subnormal count as 0."""
+@pytest.mark.parametrize("K, stacked", [(4, True), (12, False)])
+def test_many_dimensions_stack_few_components_and_expand_many(engine, K, stacked):
+    """From 32 dimensions, fewer than d / 3 components sharing a centre are stacked,
+    more share the d²/2 features; both give the reference statistics."""
+    rng = np.random.default_rng(12)
+    params, cov = random_params("full", K, 33, rng)
+    X = sample_rows(params, 300, rng)
+    plan = make_plan(params, cov, X.dtype)
+    near = [g for g in plan.groups if g.direct is None and len(g.members) > 1]
+    assert near and all((g.stacked is not None) == stacked for g in near)
+    want = estep.chunk_stats(X, None, params, cov)
+    assert_stats_close(plan_stats(X, None, plan, cov), want, 1e-9)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_far_components_in_many_dimensions_share_one_direct_group(
+    engine, monkeypatch, dtype, rtol
+):
+    """Components far from the mixture's mean form one direct group (the rows as they
+    are, each member about its own mean), as exact as a group of one each, and
+    responsibilities that would be subnormal count as 0."""
     monkeypatch.setattr(_kernels, "_STACKED_MIN_D", 3)
     rng = np.random.default_rng(11)
     params, cov = random_params("full", 3, 5, rng)
     params = params._replace(means=params.means + np.array([[0.0], [300.0], [-300.0]]))
     X = sample_rows(params, 300, rng)
     X[:3] = params.means[0] + 38.0  # responsibilities near 1e-308 for the other components
+    X = X.astype(dtype)
     plan = make_plan(params, cov, X.dtype)
-    assert len(plan.groups) == 3 and all(g.stacked is not None for g in plan.groups)
-    want = estep.chunk_stats(X, None, params, cov)
-    assert_stats_close(plan_stats(X, None, plan, cov), want, 1e-10)
+    direct = [g for g in plan.groups if g.direct is not None]
+    assert len(direct) == 1 and {1, 2} <= set(direct[0].members.tolist())
+    X64 = X.astype(np.float64)
+    want = estep.chunk_stats(X64, None, params, cov)
+    assert_stats_close(plan_stats(X, None, plan, cov), want, rtol)
+    log_norm, _ = plan_log_resp(X, plan, cov)
+    assert_close(log_norm, estep.log_responsibilities(X64, params, cov)[0], rtol=rtol)
+    # against a group of one per far component, the layout this group replaces
+    kernel = _kernels.KERNELS["full"]
+    lone = _kernels.Kernel.far_groups.__get__(kernel)
+    monkeypatch.setattr(kernel, "far_groups", lone)
+    alone = make_plan(params, cov, X.dtype)
+    assert len(alone.groups) > len(plan.groups)
+    got, _ = kernel.log_prob(X, plan)
+    each, _ = kernel.log_prob(X, alone)
+    assert_close(got, each, rtol=64 * np.finfo(dtype).eps)
 
 
 def test_vectorised_exp_is_within_two_ulp():
@@ -558,3 +591,29 @@ def test_wide_diagonal_fits_use_no_d_squared_memory(kind, tensor):
         finally:
             tracemalloc.stop()
     assert peak < d * d * 8 / 20, f"traced peak {peak / 1e6:.1f} MB"
+
+
+def test_many_components_keep_memory_to_the_chunk():
+    """A pass over many chunks holds a few chunks' sums, not every chunk's: at K = 256,
+    d = 32 'full' one chunk's sums are 1.1 MB, all 79 chunks' 90 MB; the whole
+    one-iteration fit traces less than the n x K float64 array (39 MB)."""
+    import tracemalloc
+    import warnings
+
+    from gaussmix import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    n, d, K = 20_000, 32, 256
+    X = rng.normal(scale=3.0, size=(K, d))[rng.integers(K, size=n)] + rng.normal(size=(n, d))
+    start = {"means_init": X[rng.choice(n, K, replace=False)], "weights_init": np.full(K, 1 / K)}
+    gm = GaussianMixture(K, max_iter=1, **start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence
+        gm.fit(X[: 4 * K])  # compile and warm up outside the trace
+        tracemalloc.start()
+        try:
+            gm.fit(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < n * K * 8, f"traced peak {peak / 1e6:.1f} MB"

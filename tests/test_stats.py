@@ -219,3 +219,28 @@ def test_numpy_rows_other_passes_are_chunk_invariant(covariance_type: str) -> No
             rows.nearest_stats(centres, origin, cov), whole.nearest_stats(centres, origin, cov)
         )
         assert_stats_close(rows.soft_stats(resp, cov), whole.soft_stats(resp, cov))
+
+
+def test_merge_all_holds_log_many_blocks_of_a_stream() -> None:
+    """Blocks are merged as they come: a stream of 1,000 never has more than
+    log2(1,000) + 1 partial merges alive, and the merge order is the blocks' order."""
+    import weakref
+
+    alive: list[weakref.ref] = []
+    most = 0
+
+    class Part:  # a weak-referenceable stand-in for one block's sums
+        def __init__(self, order: list[int]) -> None:
+            self.order = order
+
+    def blocks():
+        nonlocal most
+        for i in range(1000):
+            part = Part([i])
+            alive.append(weakref.ref(part))
+            most = max(most, sum(ref() is not None for ref in alive))
+            yield part
+
+    merged = merge_all(blocks(), _form("full"), lambda a, b, form: Part(a.order + b.order))
+    assert merged.order == list(range(1000))
+    assert most <= 11

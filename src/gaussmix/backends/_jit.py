@@ -417,6 +417,29 @@ _U = np.array([ord("U")], dtype=np.uint8)
 
 
 @njit(nogil=True, boundscheck=False)
+def _upper_scatter(A, C, out_row):
+    """out_row[:T] = AᵀA's upper triangle in the feature layout, by one dsyrk.
+
+    A is (d, n), C order (to BLAS an n × d matrix), C a (d, d) work array.
+    """
+    d, n = A.shape
+    rows = np.array([n], dtype=np.int32)
+    dims = np.array([d], dtype=np.int32)
+    one = np.array([1.0])
+    zero = np.array([0.0])
+    # Column-major, A is n × d: C := A^T A, its upper triangle (our lower).
+    _dsyrk(
+        _U.ctypes, _T.ctypes, dims.ctypes, rows.ctypes, one.ctypes, A.ctypes,
+        rows.ctypes, zero.ctypes, C.ctypes, dims.ctypes,
+    )  # fmt: skip
+    t = 0
+    for j in range(d):
+        for j2 in range(j, d):
+            out_row[t] = C[j2, j]
+            t += 1
+
+
+@njit(nogil=True, boundscheck=False)
 def scatter_syrk(r, Z, out):
     """out[k, :T] = Σ_i r_ik z_i z_i^T's upper triangle by a symmetric rank-n update (dsyrk).
 
@@ -438,23 +461,50 @@ def scatter_syrk(r, Z, out):
     A = np.empty((d, n))
     C = np.empty((d, d))
     root = np.empty(n)
-    rows = np.array([n], dtype=np.int32)
-    dims = np.array([d], dtype=np.int32)
-    one = np.array([1.0])
-    zero = np.array([0.0])
     for k in range(K):
         for i in range(n):
             root[i] = math.sqrt(r[k, i])
         for j in range(d):
             for i in range(n):
                 A[j, i] = Z[j, i] * root[i]
-        # Column-major, A is n × d: C := A^T A, its upper triangle (our lower).
-        _dsyrk(
-            _U.ctypes, _T.ctypes, dims.ctypes, rows.ctypes, one.ctypes, A.ctypes,
-            rows.ctypes, zero.ctypes, C.ctypes, dims.ctypes,
-        )  # fmt: skip
-        t = 0
+        _upper_scatter(A, C, out[k])
+
+
+@njit(nogil=True, boundscheck=False)
+def moments_about(r, Z, offsets, out):
+    """Each component's moments about its own offset: out[k] = [Σ_i r_ik y y^T's upper
+    triangle (feature layout), Σ_i r_ik y, Σ_i r_ik] with y = z_i - δ_k.
+
+    The far components of a direct 'full' group: their sums about their own means
+    keep every digit, as a group of one centred there would (the same y, bit for bit).
+
+    Parameters
+    ----------
+    r : ndarray of shape (K, n), float64, >= 0
+    Z : ndarray of shape (m, n), float64, C order
+        Its first d rows are the chunk's rows (about the group's centre).
+    offsets : ndarray of shape (K, d), float64
+        δ_k: each component's centre, in the coordinates of Z.
+    out : ndarray of shape (K, T + d + 1), float64, written
+    """
+    K, n = r.shape
+    d = Z.shape[0] - 1
+    T = d * (d + 1) // 2
+    A = np.empty((d, n))
+    C = np.empty((d, d))
+    root = np.empty(n)
+    for k in range(K):
+        mass = 0.0
+        for i in range(n):
+            root[i] = math.sqrt(r[k, i])
+            mass += r[k, i]
         for j in range(d):
-            for j2 in range(j, d):
-                out[k, t] = C[j2, j]
-                t += 1
+            o = offsets[k, j]
+            first = 0.0
+            for i in range(n):
+                y = Z[j, i] - o
+                first += r[k, i] * y
+                A[j, i] = y * root[i]
+            out[k, T + j] = first
+        out[k, T + d] = mass
+        _upper_scatter(A, C, out[k])

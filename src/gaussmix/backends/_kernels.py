@@ -22,9 +22,11 @@ than ``sqrt(_NEAR)`` to the mixture's mean (with a condition number below
 ``_NEAR``) share that centre; any other component is centred on its own mean, and
 a 'full' one is evaluated in the factored form ``|P^T (x - μ)|²``, so clusters
 1e9 apart and nearly singular covariances stay exact. 'full' from
-``_STACKED_MIN_D`` dimensions stacks the factors instead of building d²/2
-features (see :class:`Group`); 'diagonal' and 'spherical' rows in one dimension
-run the whole chunk in one fused compiled pass.
+``_STACKED_MIN_D`` dimensions with fewer than d / 3 components stacks
+the factors instead of building d²/2 features (see :class:`Group`), and its far
+components share one direct group; 'diagonal' and 'spherical' far components
+share one direct group too, and their rows in one dimension run the whole chunk
+in one fused compiled pass.
 
 Rows stay in their dtype (float32 rows give float32 densities), while
 responsibilities, products for the statistics and every sum are float64. With
@@ -50,6 +52,11 @@ __all__ = ["KERNELS", "Group", "Kernel", "Plan", "compiled_pass", "jit", "pass_w
 
 _NEAR = 1e4  # squared Mahalanobis distance of the shared centre: cancellation ≲ eps·1e4
 _STACKED_MIN_D = 32  # 'full' from this many dimensions: stacked factors, not d²/2 features
+_STACKED_COMPONENTS_PER_D = 1 / 3
+"""...while fewer than d / 3 components share a centre: from there one product of the
+d²/2 features with all K columns costs less than K triangular products, whose BLAS
+calls on a chunk's rows are small (at d = 32 from K ≈ 10, at d = 64 from K ≈ 20:
+bench/RESULTS.md, "Very many components")."""
 
 _jit_module: Any = None
 
@@ -161,7 +168,11 @@ class Group(NamedTuple):
         centred on its own mean: their squared precisions per feature, for
         ``bias_k - ½ Σ_j p²_kj (x_j - μ_kj)²`` straight from the rows (no
         expansion, nothing to cancel; ``bias`` holds the bias). One such group
-        holds every far component, so they cost one pass, not one each.
+        holds every far component, so they cost one pass, not one each. 'full'
+        from ``_STACKED_MIN_D`` dimensions: the far components' means (also in
+        ``offsets``, with their ``factors``), for ``|P_kᵀ (x - μ_k)|²`` and the
+        sums about μ_k from the rows as they are, x - μ_k exactly as a group of
+        one centred on μ_k would have it.
     """
 
     centre: np.ndarray
@@ -512,8 +523,9 @@ class DiagonalKernel(_DiagonalKernel):
 
 class FullKernel(Kernel):
     """Features: the upper-triangle products ``z_j z_l`` (j <= l), ``z``, 1; from
-    ``_STACKED_MIN_D`` dimensions stacked factors instead; a lone component in the
-    factored form ``|P^T (x - μ)|²``."""
+    ``_STACKED_MIN_D`` dimensions and below d / 3 components stacked
+    factors instead; a lone component in the factored form ``|P^T (x - μ)|²``; from
+    ``_STACKED_MIN_D`` dimensions the far components in one direct group."""
 
     compiled = "products"
 
@@ -521,7 +533,7 @@ class FullKernel(Kernel):
         return d * (d + 1) // 2 + d + 1
 
     def bytes_per_row(self, n_components: int, d: int) -> int:
-        if d >= _STACKED_MIN_D:  # [z; 1], P^T z and r ⊗ z
+        if _stacked(n_components, d):  # [z; 1], P^T z and r ⊗ z
             return 8 * (d + 1 + 2 * n_components * d + 3 * n_components + d)
         return super().bytes_per_row(n_components, d)
 
@@ -550,7 +562,7 @@ class FullKernel(Kernel):
         bias: np.ndarray,
         dtype: Any,
     ) -> Group:
-        if means.shape[1] < _STACKED_MIN_D:
+        if not _stacked(*means.shape):
             return super().group(centre, index, means, prec, bias, dtype)
         P = prec[index]
         eta = self.project(means[index] - centre, prec, index)
@@ -558,6 +570,18 @@ class FullKernel(Kernel):
         group = Group(np.asarray(centre, dtype=np.float64), index, None)
         group = group._replace(stacked=stacked.astype(dtype), bias=bias[index])
         return _with_factors(group, means, prec)
+
+    def far_groups(
+        self, far: np.ndarray, means: np.ndarray, prec: np.ndarray, bias: np.ndarray, dtype: Any
+    ) -> list[Group]:
+        """From ``_STACKED_MIN_D`` dimensions, one direct group of all far components:
+        the rows as they are, each member's density and sums about its own mean."""
+        P = np.ascontiguousarray(prec[far], dtype=np.float64)
+        if means.shape[1] < _STACKED_MIN_D or np.any(np.tril(P, -1)):
+            return super().far_groups(far, means, prec, bias, dtype)  # one group each
+        centres = np.ascontiguousarray(means[far], dtype=np.float64)
+        group = Group(centres, far, None, bias=bias[far], factors=P, offsets=centres)
+        return [group._replace(direct=centres)]
 
     def lone_group(
         self, k: int, means: np.ndarray, prec: np.ndarray, bias: np.ndarray, dtype: Any
@@ -573,12 +597,15 @@ class FullKernel(Kernel):
         if group.W is not None:
             return super().features(X, plan, group)
         n, d = X.shape
-        F = np.empty((d + 1, n), dtype=X.dtype)  # [z; 1]
+        # [z; 1]; a direct group's rows as they are (its members' means are subtracted
+        # one by one, so each member sees x - μ_k exactly)
+        centre = np.zeros(d) if group.direct is not None else group.centre
+        F = np.empty((d + 1, n), dtype=X.dtype)
         kernels = jit(X.size)
         if kernels is not None:
-            kernels.centred(X, group.centre, F)
+            kernels.centred(X, centre, F)
             return F
-        np.subtract(X.T, group.centre[:, None], out=F[:d], casting="same_kind")
+        np.subtract(X.T, centre[:, None], out=F[:d], casting="same_kind")
         F[d] = 1.0
         return F
 
@@ -591,7 +618,9 @@ class FullKernel(Kernel):
             return super().group_log_prob(group, F)
         assert group.bias is not None
         d, n = F.shape[0] - 1, F.shape[1]
-        if group.factor is not None:
+        if group.direct is not None:
+            maha = _direct_mahalanobis(group, F)
+        elif group.factor is not None:
             y = group.factor.T @ F[:d]
             maha = np.einsum("ji,ji->i", y, y)[None]
         elif _triangular(group, F):
@@ -607,6 +636,8 @@ class FullKernel(Kernel):
     def group_moments(self, group: Group, r: np.ndarray, F: np.ndarray) -> np.ndarray:
         if group.W is not None:
             return super().group_moments(group, r, F)
+        if group.direct is not None:
+            return _direct_moments(group, r, F)
         if _triangular(group, F):
             return _symmetric_sums(r, F)
         return _stacked_sums(r, F.astype(np.float64, copy=False))
@@ -672,6 +703,11 @@ class SharedKernel(Kernel):
         pass  # summed over components in the last moment
 
 
+def _stacked(n_components: int, d: int) -> bool:
+    """Whether 'full' components sharing a centre are stacked (see :class:`Group`)."""
+    return d >= _STACKED_MIN_D and n_components < d * _STACKED_COMPONENTS_PER_D
+
+
 def _with_factors(group: Group, means: np.ndarray, prec: np.ndarray) -> Group:
     """``group`` with its members' factors and offsets where all are upper triangular."""
     P = np.ascontiguousarray(prec[group.members], dtype=np.float64)
@@ -690,6 +726,42 @@ def _triangular(group: Group, F: np.ndarray) -> bool:
         and kernels is not None
         and kernels.HAVE_BLAS
     )
+
+
+def _direct_mahalanobis(group: Group, F: np.ndarray) -> np.ndarray:
+    """|P_kᵀ (x - μ_k)|² (K_g, n) of a direct group's members, from the rows as they are."""
+    assert group.factors is not None and group.offsets is not None
+    d, n = F.shape[0] - 1, F.shape[1]
+    if _triangular(group, F):
+        maha = np.empty((len(group.members), n))
+        jit(F.size).maha_triangular(F, group.offsets, group.factors, maha)
+        return maha
+    maha = np.empty((len(group.members), n), dtype=F.dtype)
+    for row, (mean, P) in enumerate(zip(group.offsets, group.factors, strict=True)):
+        z = np.subtract(F[:d], mean[:, None]).astype(F.dtype, copy=False)
+        y = P.T.astype(F.dtype) @ z
+        np.einsum("ji,ji->i", y, y, out=maha[row])
+    return maha
+
+
+def _direct_moments(group: Group, r: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """A direct group's sums about each member's own mean, (K_g, T + d + 1) float64:
+    second moments in the feature layout, first moments, mass."""
+    assert group.offsets is not None
+    K, d = group.offsets.shape
+    T = d * (d + 1) // 2
+    out = np.empty((K, T + d + 1))
+    kernels = jit(F.size)
+    if kernels is not None and kernels.HAVE_BLAS and F.dtype == np.float64:
+        kernels.moments_about(r, F, group.offsets, out)
+        return out
+    rows, cols = _upper(d)
+    for row, mean in enumerate(group.offsets):
+        z = np.subtract(F[:d], mean[:, None], dtype=np.float64)
+        out[row, :T] = ((z * r[row]) @ z.T)[rows, cols]
+        out[row, T : T + d] = z @ r[row]
+        out[row, T + d] = r[row].sum()
+    return out
 
 
 def _stacked_sums(r: np.ndarray, Z: np.ndarray) -> np.ndarray:

@@ -198,7 +198,7 @@ class NumpyRows:
         def one(X: np.ndarray, w: np.ndarray | None) -> Stats:
             return init_kernels.nearest_stats(X, w, centres, origin, cov.form)
 
-        return merge_all(list(map_chunks(one, tasks)), cov.form)
+        return merge_all(map_chunks(one, tasks), cov.form)
 
     def plusplus_step(
         self, closest: Distances | None, candidates: np.ndarray, draws: np.ndarray | None
