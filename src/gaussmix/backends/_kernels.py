@@ -586,10 +586,9 @@ class FullKernel(Kernel):
     def lone_group(
         self, k: int, means: np.ndarray, prec: np.ndarray, bias: np.ndarray, dtype: Any
     ) -> Group:
-        d = means.shape[1]
-        if d >= _STACKED_MIN_D:  # stacked, of one: |P_k^T (x - μ_k)|²
-            return self.group(means[k], np.array([k]), means, prec, bias, dtype)
-        # its own centre: the factored form |P_k^T (x - μ_k)|²
+        # its own centre: the factored form |P_k^T (x - μ_k)|², never the expanded one
+        # (from _STACKED_MIN_D dimensions far components are one direct group instead,
+        # unless their factors were not triangular, which the M-step never gives)
         group = Group(np.asarray(means[k], dtype=np.float64), np.array([k]), None)
         return group._replace(factor=prec[k].astype(dtype), bias=bias[[k]])
 
