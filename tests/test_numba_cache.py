@@ -3,8 +3,8 @@
 The first fit in a new process must not pay for compilation (about a second per
 process otherwise). Checked without any timing: a child process fits a set of
 models that reaches every kernel (each covariance form, the fused 1-D pass, the
-BLAS-calling 'full' kernels at d >= 32, the direct pass for far 'diag'
-components, 'hc'), with ``NUMBA_CACHE_DIR`` pointing at an empty folder, and
+BLAS-calling 'full' kernels at d >= 32, the direct passes for far 'diag' and
+many-dimensional 'full' components, 'hc'), with ``NUMBA_CACHE_DIR`` pointing at an empty folder, and
 reports numba's own cache statistics; a second child does the same and must
 load everything and compile nothing.
 """
@@ -40,6 +40,7 @@ for cov in ("full", "tied", "diag", "spherical"):
 GaussianMixture(3, covariance_type="diag", max_iter=2, random_state=0).fit(blobs(6000, 1, 3, 5))
 GaussianMixture(2, max_iter=2, random_state=0).fit(blobs(6000, 32, 2, 3))
 GaussianMixture(2, covariance_type="diag", max_iter=2, random_state=0).fit(blobs(3000, 3, 2, 1e3))
+GaussianMixture(2, max_iter=2, random_state=0).fit(blobs(3000, 32, 2, 1e3))
 GaussianMixture(2, init_params="hc", max_iter=2, random_state=0).fit(blobs(200, 2, 2, 4))
 
 stats = {}
@@ -93,7 +94,7 @@ def test_a_fresh_process_compiles_nothing(tmp_path):
     assert {name: misses for name, (_, misses) in second.items() if misses} == {}
     loaded = {name for name, (hits, _) in second.items() if hits}
     called = {"maha_triangular", "scatter_syrk", "sums_1d", "products", "squares", "norms"}
-    called |= {"diagonal_direct", "diagonal_direct_moments"}
+    called |= {"diagonal_direct", "diagonal_direct_moments", "moments_about"}
     assert {f"gaussmix.backends._jit.{name}" for name in called} <= loaded
     assert any(name.startswith("gaussmix._core._hc_kernel.") for name in loaded)
 
