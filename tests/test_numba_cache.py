@@ -4,9 +4,9 @@ The first fit in a new process must not pay for compilation (about a second per
 process otherwise). Checked without any timing: a child process fits a set of
 models that reaches every kernel (each covariance form, the fused 1-D pass, the
 BLAS-calling 'full' kernels at d >= 32, the direct passes for far 'diag' and
-many-dimensional 'full' components, 'hc'), with ``NUMBA_CACHE_DIR`` pointing at an empty folder, and
-reports numba's own cache statistics; a second child does the same and must
-load everything and compile nothing.
+many-dimensional 'full' components, 'hc'), with ``NUMBA_CACHE_DIR`` pointing at
+an empty folder, and reports numba's own cache statistics; a second child does
+the same and must load everything and compile nothing.
 """
 
 from __future__ import annotations
