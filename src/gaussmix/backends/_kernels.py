@@ -576,9 +576,11 @@ class FullKernel(Kernel):
     ) -> list[Group]:
         """From ``_STACKED_MIN_D`` dimensions, one direct group of all far components:
         the rows as they are, each member's density and sums about its own mean."""
-        P = np.ascontiguousarray(prec[far], dtype=np.float64)
-        if means.shape[1] < _STACKED_MIN_D or np.any(np.tril(P, -1)):
+        if means.shape[1] < _STACKED_MIN_D:
             return super().far_groups(far, means, prec, bias, dtype)  # one group each
+        P = np.ascontiguousarray(prec[far], dtype=np.float64)
+        if np.any(np.tril(P, -1)):  # (the M-step's factors always are triangular)
+            return super().far_groups(far, means, prec, bias, dtype)
         centres = np.ascontiguousarray(means[far], dtype=np.float64)
         group = Group(centres, far, None, bias=bias[far], factors=P, offsets=centres)
         return [group._replace(direct=centres)]
