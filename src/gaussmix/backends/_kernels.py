@@ -756,12 +756,9 @@ def _direct_moments(group: Group, r: np.ndarray, F: np.ndarray) -> np.ndarray:
     if kernels is not None and kernels.HAVE_BLAS and F.dtype == np.float64:
         kernels.moments_about(r, F, group.offsets, out)
         return out
-    rows, cols = _upper(d)
-    for row, mean in enumerate(group.offsets):
-        z = np.subtract(F[:d], mean[:, None], dtype=np.float64)
-        out[row, :T] = ((z * r[row]) @ z.T)[rows, cols]
-        out[row, T : T + d] = z @ r[row]
-        out[row, T + d] = r[row].sum()
+    for row, mean in enumerate(group.offsets):  # [x - μ_k; 1], float64
+        Z = np.subtract(F, np.append(mean, 0.0)[:, None], dtype=np.float64)
+        out[row] = _stacked_sums(r[row : row + 1], Z)[0]
     return out
 
 
