@@ -340,6 +340,59 @@ def test_far_components_in_many_dimensions_share_one_direct_group(
     assert_close(got, each, rtol=64 * np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("d, n", [(1, 5), (6, 300), (33, 777)])
+def test_triangular_kernel_reads_only_the_upper_triangle(d, n):
+    """|P_kᵀ (z - δ_k)|² from the compiled tiles, for dimensions that are no multiple of
+    its tile and rows that are none of its block, whatever lies below P's diagonal."""
+    _jit = pytest.importorskip("gaussmix.backends._jit")
+    rng = np.random.default_rng(4)
+    K = 3
+    Z = np.vstack([rng.normal(size=(d, n)), np.ones((1, n))])
+    offsets = rng.normal(size=(K, d))
+    factors = np.triu(rng.normal(size=(K, d, d))) + 3 * np.eye(d)
+    Y = np.einsum("kjl,kji->kli", factors, Z[None, :d] - offsets[:, :, None])
+    want = (Y * Y).sum(axis=1)
+    got = np.empty((K, n))
+    _jit.maha_triangular(Z, offsets, factors + np.tril(rng.normal(size=(d, d)), -1), got)
+    assert_close(got, want, rtol=1e-13)
+
+
+def test_scatters_leave_out_only_terms_below_their_rounding():
+    """The compiled 'full' scatters skip rows whose terms r_ik |z_i|² are at most
+    ε Σ_i r_ik |z_i|² / n (clusters apart: most rows, for most components), and the
+    sums stay the full ones to rounding."""
+    _jit = pytest.importorskip("gaussmix.backends._jit")
+    if not _jit.HAVE_BLAS:
+        pytest.skip("SciPy's Cython BLAS is not available")
+    size = np.array([1.0, 0.0, 1e-18, 3.0, 2e-16, 4e-16])
+    keep = np.empty(size.size, dtype=np.int64)
+    m = _jit._terms_that_count(size, keep)  # bound: ε · 4 / 6 ≈ 1.5e-16
+    assert keep[:m].tolist() == [0, 3, 4, 5]
+    rng = np.random.default_rng(3)
+    d, n, K = 6, 500, 3
+    Z = np.vstack([rng.normal(size=(d, n)) * 10.0, np.ones((1, n))])
+    r = rng.uniform(0.1, 1.0, size=(K, n))
+    r[:, ::2] *= 1e-22  # half the rows: negligible for every component
+    T = d * (d + 1) // 2
+    got = np.empty((K, T))
+    _jit.scatter_syrk(r, Z, got)
+    rows, cols = np.triu_indices(d)
+    full = np.einsum("ki,ji,li->kjl", r, Z[:d], Z[:d])[:, rows, cols]
+    scale = np.einsum("ki,ji,ji->k", r, Z[:d], Z[:d])  # Σ_i r_ik |z_i|²
+    for k in range(K):
+        assert_close(got[k], full[k], rtol=1e-13, scale=scale[k])
+    offsets = rng.normal(size=(K, d))
+    about = np.empty((K, T + d + 1))
+    _jit.moments_about(r, Z, offsets, about)
+    Y = Z[None, :d] - offsets[:, :, None]  # (K, d, n)
+    want = np.einsum("ki,kji,kli->kjl", r, Y, Y)[:, rows, cols]
+    scale = np.einsum("ki,kji,kji->k", r, Y, Y)
+    for k in range(K):
+        assert_close(about[k, :T], want[k], rtol=1e-13, scale=scale[k])
+    assert_close(about[:, T : T + d], np.einsum("ki,kji->kj", r, Y), rtol=1e-13)
+    assert_close(about[:, -1], r.sum(axis=1), rtol=1e-13)
+
+
 def test_vectorised_exp_is_within_two_ulp():
     _jit = pytest.importorskip("gaussmix.backends._jit")
     edges = [0.0, -1e-300, -0.34657359, -0.3465736, -1.0, -707.99, -708.0, -708.5]
