@@ -393,6 +393,35 @@ def test_scatters_leave_out_only_terms_below_their_rounding():
     assert_close(about[:, -1], r.sum(axis=1), rtol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lean_full_scatters_over_the_rows_that_count(dtype):
+    """Clusters apart (each row's responsibility near 0 for all but one component):
+    the lean 'full' kernel sums each scatter over its own rows, and the moments are
+    the full sums to rounding."""
+    rng = np.random.default_rng(5)
+    K, n, d = 3, 240, 9
+    labels = np.arange(n) % K
+    means = rng.normal(size=(K, d)) * 50.0
+    X = (means[labels] + rng.normal(size=(n, d))).astype(dtype)
+    rw = np.where(labels == np.arange(K)[:, None], 1.0, 1e-30)  # (K, n)
+    quad = estep.Quadratic(
+        np.full(K, 1.0 / K), means, np.repeat(np.eye(d)[None], K, axis=0), np.zeros(K)
+    )
+    kernel = _lean.LEAN_KERNELS["full"]
+    plan = kernel.plan(quad, X.dtype)
+    _, work = kernel.log_prob(X, plan)
+    mass, first, second = kernel.moments(X, plan, rw, work)
+    # (K, n, d): x - μ_k in float64, rounded to the rows' dtype as the kernel holds it
+    Z = (X.astype(np.float64)[None] - means[:, None]).astype(dtype).astype(np.float64)
+    assert_close(mass, rw.sum(axis=1), rtol=1e-14)
+    assert_close(first, np.einsum("kn,knd->kd", rw, Z), rtol=1e-12)
+    want = np.einsum("kn,knd,kne->kde", rw, Z, Z)
+    for k in range(K):
+        assert_close(
+            second[k], want[k], rtol=1e-12, scale=float(np.einsum("n,nd,nd->", rw[k], Z[k], Z[k]))
+        )
+
+
 def test_vectorised_exp_is_within_two_ulp():
     _jit = pytest.importorskip("gaussmix.backends._jit")
     edges = [0.0, -1e-300, -0.34657359, -0.3465736, -1.0, -707.99, -708.0, -708.5]

@@ -142,20 +142,65 @@ class LeanDiagonal(LeanKernel):
         return np.matmul(rw[:, None, :], Z * Z)[:, 0]
 
 
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _terms_that_count(size: np.ndarray) -> np.ndarray:
+    """Which rows' terms enter a component's scatter, (n,) bool, from ``size`` (n,), a
+    bound on every entry of each row's term (rw_ik |z_ik|²).
+
+    The rule of the compiled scatters (``_jit._terms_that_count``): a term of size at
+    most ε Σ size / n is left out; together the left-out terms change any entry by
+    less than the product's own rounding bound.
+    """
+    return size > _EPS * size.sum() / max(size.shape[0], 1)
+
+
 class LeanFull(LeanKernel):
+    """'full' one component at a time, through buffers of (n, d): no (K, n, d) array.
+
+    Fresh memory of K n d numbers in every chunk costs its page faults, which on small
+    data can cost more than the products (bench/RESULTS.md). Each component's scatter
+    is summed over the rows whose terms count.
+    """
+
     def pays(self, n_rows: int, n_features: int, n_components: int) -> bool:
         entries = n_rows * n_features * n_components
         wide = n_features >= _FULL_MIN_FEATURES and entries <= _FULL_LARGE
         return wide or super().pays(n_rows, n_features, n_components)
 
-    def mahalanobis(self, Z: np.ndarray, factors: np.ndarray) -> np.ndarray:
-        return _squared_norms(np.matmul(Z, factors))
+    def log_prob(self, X: np.ndarray, plan: LeanPlan) -> tuple[np.ndarray, None]:
+        K = plan.means.shape[0]
+        wlp = np.empty((K, X.shape[0]), dtype=X.dtype)
+        z, y = np.empty(X.shape, dtype=X.dtype), np.empty(X.shape, dtype=X.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflowed rows are redone
+            for k in range(K):
+                np.subtract(X, plan.means[k], out=z, casting="same_kind")  # in float64
+                np.matmul(z, plan.factors[k], out=y)
+                np.einsum("nd,nd->n", y, y, out=wlp[k])
+            wlp *= -0.5
+            wlp += plan.bias[:, None]
+        return wlp, None
 
-    def second(self, rw: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        S = np.matmul((Z * rw[:, :, None]).transpose(0, 2, 1), Z)
-        S += S.transpose(0, 2, 1)  # exactly symmetric, as the M-step expects
-        S *= 0.5
-        return S
+    def moments(
+        self, X: np.ndarray, plan: LeanPlan, rw: np.ndarray, work: None
+    ) -> tuple[np.ndarray, ...]:
+        K, d = plan.means.shape
+        first, second = np.empty((K, d)), np.empty((K, d, d))
+        z = np.empty(X.shape, dtype=X.dtype)
+        for k in range(K):
+            np.subtract(X, plan.means[k], out=z, casting="same_kind")  # as in log_prob
+            z64 = z.astype(np.float64, copy=False)
+            first[k] = rw[k] @ z64
+            rows = _terms_that_count(rw[k] * np.einsum("nd,nd->n", z64, z64))
+            if rows.mean() > 0.5:  # most rows: no gather
+                np.matmul(z64.T * rw[k], z64, out=second[k])
+            else:
+                zk = z64[rows]
+                np.matmul(zk.T * rw[k, rows], zk, out=second[k])
+        second += second.transpose(0, 2, 1)  # exactly symmetric, as the M-step expects
+        second *= 0.5
+        return rw.sum(axis=1), first, second
 
 
 class LeanShared(LeanKernel):
