@@ -83,8 +83,9 @@ class LeanKernel:
         means, prec, bias = quad.means, quad.precisions_cholesky, quad.bias
         return LeanPlan(means, prec.astype(dtype, copy=False), np.asarray(bias, dtype=dtype))
 
-    def log_prob(self, X: np.ndarray, plan: LeanPlan) -> tuple[np.ndarray, np.ndarray]:
-        """``bias_k - ½ |P_kᵀ (x_i - μ_k)|²`` (K, n) in X's dtype, and the centred rows."""
+    def log_prob(self, X: np.ndarray, plan: LeanPlan) -> tuple[np.ndarray, np.ndarray | None]:
+        """``bias_k - ½ |P_kᵀ (x_i - μ_k)|²`` (K, n) in X's dtype, and the centred rows
+        (K, n, d) for :meth:`moments` (None where it centres them again)."""
         Z = X[None, :, :] - plan.means[:, None, :]  # (K, n, d), float64
         Z = Z.astype(X.dtype, copy=False)
         with np.errstate(over="ignore", invalid="ignore"):  # overflowed rows are redone
@@ -98,9 +99,10 @@ class LeanKernel:
         raise NotImplementedError
 
     def moments(
-        self, X: np.ndarray, plan: LeanPlan, rw: np.ndarray, Z: np.ndarray
+        self, X: np.ndarray, plan: LeanPlan, rw: np.ndarray, Z: np.ndarray | None
     ) -> tuple[np.ndarray, ...]:
         """Mass (K,), first moments (K, d) and second moments about the means."""
+        assert Z is not None
         Z64 = Z.astype(np.float64, copy=False)
         first = np.matmul(rw[:, None, :], Z64)[:, 0]
         return rw.sum(axis=1), first, self.second(rw, Z64)
@@ -169,7 +171,7 @@ class LeanFull(LeanKernel):
         wide = n_features >= _FULL_MIN_FEATURES and entries <= _FULL_LARGE
         return wide or super().pays(n_rows, n_features, n_components)
 
-    def log_prob(self, X: np.ndarray, plan: LeanPlan) -> tuple[np.ndarray, None]:
+    def log_prob(self, X: np.ndarray, plan: LeanPlan) -> tuple[np.ndarray, np.ndarray | None]:
         K = plan.means.shape[0]
         wlp = np.empty((K, X.shape[0]), dtype=X.dtype)
         z, y = np.empty(X.shape, dtype=X.dtype), np.empty(X.shape, dtype=X.dtype)
@@ -183,7 +185,7 @@ class LeanFull(LeanKernel):
         return wlp, None
 
     def moments(
-        self, X: np.ndarray, plan: LeanPlan, rw: np.ndarray, work: None
+        self, X: np.ndarray, plan: LeanPlan, rw: np.ndarray, Z: np.ndarray | None
     ) -> tuple[np.ndarray, ...]:
         K, d = plan.means.shape
         first, second = np.empty((K, d)), np.empty((K, d, d))
