@@ -102,7 +102,7 @@ def map_chunks(fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterat
     """
     global _pool
     tasks = list(tasks)
-    workers = min(n_threads(), len(tasks))
+    workers = min(n_threads(), len(tasks)) if len(tasks) > 1 else 1  # (a syscall saved)
     if workers <= 1:
         for task in tasks:
             yield fn(*task)
