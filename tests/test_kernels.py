@@ -7,6 +7,7 @@ badly scaled data that the expanded quadratic form must survive.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -340,11 +341,18 @@ def test_far_components_in_many_dimensions_share_one_direct_group(
     assert_close(got, each, rtol=64 * np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("kernel", ["maha_triangular", "_maha_tiles", "_maha_trmm"])
 @pytest.mark.parametrize("d, n", [(1, 5), (6, 300), (33, 777)])
-def test_triangular_kernel_reads_only_the_upper_triangle(d, n):
-    """|P_kᵀ (z - δ_k)|² from the compiled tiles, for dimensions that are no multiple of
-    its tile and rows that are none of its block, whatever lies below P's diagonal."""
+def test_triangular_kernel_reads_only_the_upper_triangle(kernel, d, n):
+    """|P_kᵀ (z - δ_k)|² from either implementation (this CPU's choice, the compiled
+    tiles, BLAS's dtrmm), for dimensions that are no multiple of the tile and rows
+    that are none of its block, whatever lies below P's diagonal."""
     _jit = pytest.importorskip("gaussmix.backends._jit")
+    if kernel == "_maha_trmm" and _jit._dtrmm is None:
+        pytest.skip("SciPy's Cython BLAS is not available")
+    maha = getattr(_jit, kernel)
+    if kernel == "_maha_tiles":
+        maha = functools.partial(maha, B=_jit._MAHA_BLOCK_ROWS)
     rng = np.random.default_rng(4)
     K = 3
     Z = np.vstack([rng.normal(size=(d, n)), np.ones((1, n))])
@@ -353,7 +361,7 @@ def test_triangular_kernel_reads_only_the_upper_triangle(d, n):
     Y = np.einsum("kjl,kji->kli", factors, Z[None, :d] - offsets[:, :, None])
     want = (Y * Y).sum(axis=1)
     got = np.empty((K, n))
-    _jit.maha_triangular(Z, offsets, factors + np.tril(rng.normal(size=(d, d)), -1), got)
+    maha(Z, offsets, factors + np.tril(rng.normal(size=(d, d)), -1), got)
     assert_close(got, want, rtol=1e-13)
 
 

@@ -3,7 +3,8 @@
 The kernels release the GIL (``nogil``) so that chunks run on all cores from a
 plain thread pool, and all are cached on disk (:mod:`.._core.compiled`), so
 compilation happens once per installation and CPU, not in every process; the
-scatters that call BLAS (``scatter_syrk``, ``moments_about``) call it by a symbol name
+kernels that call BLAS (the scatters, and ``maha_triangular`` on CPUs with 512-bit
+vectors) call it by a symbol name
 bound to SciPy's routine when this module is imported, not through a function
 pointer held in the compiled code (which numba cannot cache). :mod:`._kernels` holds the
 pure-NumPy equivalent used when numba is not importable, and the tests compare
@@ -365,7 +366,74 @@ def _blas(name: str, n_args: int):
     return types.ExternalFunction(symbol, types.void(*[types.voidptr] * n_args))
 
 
-_MAHA_BLOCK_ROWS = 128  # rows per block of maha_triangular: its copy (d, 128) stays in L2
+_MAHA_BLOCK_ROWS = 128  # rows per block of _maha_tiles: its copy (d, 128) stays in L2
+_dtrmm = _blas("dtrmm", 11)
+_R, _L, _T, _N = (np.array([ord(c)], dtype=np.uint8) for c in "RLTN")
+
+
+def _blas_is_wider() -> bool:
+    """Whether the host has 512-bit vectors, which OpenBLAS's kernels use and numba's
+    code does not (LLVM prefers 256-bit vectors on those CPUs)."""
+    import llvmlite.binding as llvm
+
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))
+
+
+_TRMM = _blas_is_wider() and _dtrmm is not None
+
+
+@njit(nogil=True, boundscheck=False)
+def maha_triangular(Z, offsets, factors, out):
+    """out[k, i] = |P_k^T (z_i - δ_k)|² by a triangular product per component.
+
+    Numba's own 4 × 4 tiles (:func:`_maha_tiles`), squared as they are formed: on
+    AVX2 about a fifth faster than BLAS's ``dtrmm`` with the subtract and square
+    passes (bench/RESULTS.md); ``dtrmm`` (:func:`_maha_trmm`) where the CPU has
+    512-bit vectors, which BLAS uses and numba's code does not.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (m, n), float64, C order
+        Its first d rows are the chunk's rows centred on the group's centre.
+    offsets : ndarray of shape (K, d), float64
+        δ_k = μ_k - centre.
+    factors : ndarray of shape (K, d, d), float64, C order
+        Upper-triangular precision factors P_k (only the upper triangle is read).
+    out : ndarray of shape (K, n), float64, written
+    """
+    if _TRMM:
+        _maha_trmm(Z, offsets, factors, out)
+    else:
+        _maha_tiles(Z, offsets, factors, out, _MAHA_BLOCK_ROWS)
+
+
+@njit(nogil=True, boundscheck=False)
+def _maha_trmm(Z, offsets, factors, out):
+    """:func:`maha_triangular` by one BLAS ``dtrmm`` per component (half the
+    multiplications of a general product, inside this ``nogil`` function)."""
+    K, d = offsets.shape
+    n = Z.shape[1]
+    D = np.empty((d, n))
+    # In BLAS's column-major view D is an n × d matrix and P_k the lower-triangular
+    # P_k^T; D := D op(P_k^T) with op = transpose gives P_k^T (z - δ_k) in place.
+    rows = np.array([n], dtype=np.int32)
+    dims = np.array([d], dtype=np.int32)
+    one = np.array([1.0])
+    for k in range(K):
+        for j in range(d):
+            o = offsets[k, j]
+            for i in range(n):
+                D[j, i] = Z[j, i] - o
+        P = factors[k]
+        _dtrmm(
+            _R.ctypes, _L.ctypes, _T.ctypes, _N.ctypes, rows.ctypes, dims.ctypes,
+            one.ctypes, P.ctypes, dims.ctypes, D.ctypes, rows.ctypes,
+        )  # fmt: skip
+        for i in range(n):
+            out[k, i] = 0.0
+        for j in range(d):
+            for i in range(n):
+                out[k, i] += D[j, i] * D[j, i]
 
 
 @njit(nogil=True, boundscheck=False)
@@ -375,33 +443,16 @@ def _upper(P, row, col):
 
 
 @njit(nogil=True, boundscheck=False, fastmath={"contract"})
-def maha_triangular(Z, offsets, factors, out):
-    """out[k, i] = |P_k^T (z_i - δ_k)|² by a triangular product per component, squared
-    and summed as it is formed.
+def _maha_tiles(Z, offsets, factors, out, B):
+    """:func:`maha_triangular` in 4 × 4 tiles on blocks of B rows (an argument: with B
+    a compile-time constant the block loops measured slower).
 
     Blocks of rows are copied centred on δ_k; each block of 4 output coordinates
     accumulates 4 factor rows at a time over the block's rows (16 multiply-adds per
-    4 loads), so the loop vectorises at the CPU's width and no product is written
-    out: about a fifth faster than BLAS's triangular product plus the separate
-    subtract and square passes (bench/RESULTS.md). Only P_k's upper triangle is read.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (m, n), float64, C order
-        Its first d rows are the chunk's rows centred on the group's centre.
-    offsets : ndarray of shape (K, d), float64
-        δ_k = μ_k - centre.
-    factors : ndarray of shape (K, d, d), float64, C order
-        Upper-triangular precision factors P_k.
-    out : ndarray of shape (K, n), float64, written
+    4 loads), so the loop vectorises at numba's width, and the squares are summed as
+    they are formed (no product written out, no separate passes). Only P_k's upper
+    triangle is read.
     """
-    _maha_blocks(Z, offsets, factors, out, _MAHA_BLOCK_ROWS)
-
-
-@njit(nogil=True, boundscheck=False, fastmath={"contract"})
-def _maha_blocks(Z, offsets, factors, out, B):
-    """:func:`maha_triangular` on blocks of B rows (an argument: with B a compile-time
-    constant the block loops measured slower)."""
     K, d = offsets.shape
     n = Z.shape[1]
     D = np.zeros((d + 3, B))  # 3 rows of zeros below: a tile's rows past d read 0
@@ -465,7 +516,7 @@ def _maha_blocks(Z, offsets, factors, out, B):
 
 _dsyrk = _blas("dsyrk", 10)
 HAVE_BLAS = _dsyrk is not None
-_U, _T = (np.array([ord(c)], dtype=np.uint8) for c in "UT")
+_U = np.array([ord("U")], dtype=np.uint8)
 _EPS = float(np.finfo(np.float64).eps)
 
 
