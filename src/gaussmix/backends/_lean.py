@@ -6,10 +6,12 @@ condition numbers, weight matrices) and their bookkeeping cost a fixed ~0.1-0.5 
 per E-step, more than the whole E-step of a few hundred rows. Here every
 component is taken about its own mean, ``Z_k = X - μ_k`` (K, n, d), and
 
-- 'spherical': |Z_k|² p_k², 'diagonal': |Z_k ⊙ p_k|², 'full': |Z_k P_k|² (one
-  batched product), 'shared': |Z_k P|² (one product of all K n rows);
-- the moments are ``Σ_i r_ik z_ik`` (one batched product) and the second moments
-  about μ_k (one batched product for the K scatters of 'full' and 'shared').
+- 'spherical': |Z_k|² p_k², 'diagonal': |Z_k ⊙ p_k|², 'full': |Z_k P_k|² (a product
+  per component, through (n, d) buffers), 'shared': |Z_k P|² (one product of all K n
+  rows);
+- the moments are ``Σ_i r_ik z_ik`` and the second moments about μ_k (one batched
+  product for the K scatters of 'shared'; for 'full' one product per component over
+  the rows whose terms count).
 
 Nothing is expanded, so no digit is lost to a far cluster or an ill-conditioned
 precision: these are the reference formulas of :mod:`gaussmix._core.estep`, batched.
