@@ -387,9 +387,9 @@ def maha_triangular(Z, offsets, factors, out):
     """out[k, i] = |P_k^T (z_i - δ_k)|² by a triangular product per component.
 
     Numba's own 4 × 4 tiles (:func:`_maha_tiles`), squared as they are formed: on
-    AVX2 about a fifth faster than BLAS's ``dtrmm`` with the subtract and square
-    passes (bench/RESULTS.md); ``dtrmm`` (:func:`_maha_trmm`) where the CPU has
-    512-bit vectors, which BLAS uses and numba's code does not.
+    AVX2 faster than BLAS's ``dtrmm`` with the subtract and square passes
+    (bench/RESULTS.md); ``dtrmm`` (:func:`_maha_trmm`) where the CPU has 512-bit
+    vectors, which BLAS uses and numba's code does not.
 
     Parameters
     ----------
@@ -525,10 +525,11 @@ def _terms_that_count(size, keep):
     """Columns whose term enters a scatter; returns their number m (``keep[:m]``).
 
     ``size[i]`` bounds every entry of column i's term (r_i |z_i|²). Columns with
-    ``size[i] <= ε Σ size / n`` are left out: together they add at most ε Σ size to
-    any entry, less than the product's own rounding bound (n ε Σ size), so the sum
-    is the full one to rounding, and where clusters are apart (most rows' terms
-    near 0 for most components) the product covers a fraction of the rows.
+    ``size[i] <= ε Σ size / n`` are left out: together they change any entry by at
+    most ε Σ size, ε times the full scatter's trace (which its own rounding bound
+    for the trace, n ε Σ size, exceeds), so the sum is the full one to rounding; and
+    where clusters are apart (most rows' terms near 0 for most components) the
+    product covers a fraction of the rows.
     """
     n = size.shape[0]
     total = 0.0

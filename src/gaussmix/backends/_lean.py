@@ -154,8 +154,8 @@ def _terms_that_count(size: np.ndarray) -> np.ndarray:
     bound on every entry of each row's term (rw_ik |z_ik|²).
 
     The rule of the compiled scatters (``_jit._terms_that_count``): a term of size at
-    most ε Σ size / n is left out; together the left-out terms change any entry by
-    less than the product's own rounding bound.
+    most ε Σ size / n is left out; together the left-out terms change any entry by at
+    most ε times the scatter's trace, within the full product's rounding.
     """
     return size > _EPS * size.sum() / max(size.shape[0], 1)
 
