@@ -723,7 +723,8 @@ def _with_factors(group: Group, means: np.ndarray, prec: np.ndarray) -> Group:
 
 
 def _triangular(group: Group, F: np.ndarray) -> bool:
-    """Whether the stacked group's densities go through numba's triangular products."""
+    """Whether a stacked or direct group's densities and sums go through numba's
+    triangular products and BLAS scatters (float64 rows, factors upper triangular)."""
     kernels = jit(F.size)
     return (
         group.factors is not None
@@ -756,9 +757,8 @@ def _direct_moments(group: Group, r: np.ndarray, F: np.ndarray) -> np.ndarray:
     K, d = group.offsets.shape
     T = d * (d + 1) // 2
     out = np.empty((K, T + d + 1))
-    kernels = jit(F.size)
-    if kernels is not None and kernels.HAVE_BLAS and F.dtype == np.float64:
-        kernels.moments_about(r, F, group.offsets, out)
+    if _triangular(group, F):  # the compiled path, as for its densities
+        jit(F.size).moments_about(r, F, group.offsets, out)
         return out
     for row, mean in enumerate(group.offsets):  # [x - μ_k; 1], float64
         Z = np.subtract(F, np.append(mean, 0.0)[:, None], dtype=np.float64)
