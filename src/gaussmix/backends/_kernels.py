@@ -85,13 +85,22 @@ _PER_COMPONENT_PASSES = 32
 """The E-step's passes over a chunk's (K, n) arrays (exp, maxima, normalisation,
 flushes) cost about as much as this many features' multiply-adds each."""
 
-_pass_work: ContextVar[int | None] = ContextVar("gaussmix_pass_work", default=None)
+_pass_bound: ContextVar[tuple[int, int] | None] = ContextVar("gaussmix_pass_bound", default=None)
+"""Within :func:`compiled_pass`: the pass's work and the bound it is held to."""
 
 
 def pass_work(kernel: Kernel, n_rows: int, n_features: int, n_components: int) -> int:
     """The work of one E-step pass of ``kernel`` over ``n_rows`` rows: rows × components ×
     (features + the per-component passes), the multiply-adds of its products and more."""
     return n_rows * n_components * (kernel.feature_count(n_features) + _PER_COMPONENT_PASSES)
+
+
+def _min_work() -> int:
+    """The work from which the compiled kernels run (the environment's settings, read
+    once per pass: each read costs microseconds, several times a small E-step's)."""
+    if os.environ.get("GAUSSMIX_DISABLE_NUMBA", "") not in ("", "0"):
+        return -1
+    return int(os.environ.get("GAUSSMIX_NUMBA_MIN_WORK", _COMPILED_MIN_WORK))
 
 
 @contextmanager
@@ -101,11 +110,11 @@ def compiled_pass(work: int) -> Iterator[None]:
     pass's size alone (never by what the process has loaded before, so the same
     rows always give the same bits). :func:`gaussmix._core.parallel.map_chunks`
     carries it into its threads."""
-    token = _pass_work.set(work)
+    token = _pass_bound.set((work, _min_work()))
     try:
         yield
     finally:
-        _pass_work.reset(token)
+        _pass_bound.reset(token)
 
 
 def jit(values: int) -> Any:
@@ -117,15 +126,12 @@ def jit(values: int) -> Any:
     loops and never imports numba. ``GAUSSMIX_NUMBA_MIN_WORK`` sets the bound
     (0: always, as the tests of the compiled kernels do), and
     ``GAUSSMIX_DISABLE_NUMBA=1`` forces the NumPy path everywhere (the tests use
-    it to compare both).
+    it to compare both); a pass reads them when it begins.
     """
     global _jit_module
-    if os.environ.get("GAUSSMIX_DISABLE_NUMBA", "") not in ("", "0"):
-        return None
-    work = _pass_work.get()
-    if (values if work is None else work) < int(
-        os.environ.get("GAUSSMIX_NUMBA_MIN_WORK", _COMPILED_MIN_WORK)
-    ):
+    bound = _pass_bound.get()
+    work, min_work = (values, _min_work()) if bound is None else bound
+    if min_work < 0 or work < min_work:
         return None
     if _jit_module is None:
         try:

@@ -134,15 +134,14 @@ class NumpyRows:
         Chunks are sized for the feature kernels (:mod:`._kernels`). They run the
         lean kernels (:mod:`._lean`: a few batched products, no plan to build)
         where those are the cheaper on such a chunk, unless the pass is large
-        enough for the compiled feature kernels.
+        enough for the compiled feature kernels. Called within the pass
+        (:meth:`_compiled_pass`), which decides that.
         """
         features = KERNELS[form.name]
         step = self._chunk_rows(n_components, features)
         lean = LEAN_KERNELS[form.name]
-        if lean.pays(min(step, self.n_rows), self.n_features, n_components):
-            with self._compiled_pass(form, n_components):
-                if jit(0) is None:  # the feature kernels would run NumPy's loops too
-                    return lean, step
+        if lean.pays(min(step, self.n_rows), self.n_features, n_components) and jit(0) is None:
+            return lean, step  # (the feature kernels would run NumPy's loops too)
         return features, step
 
     def _pairs(self, step: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -154,8 +153,8 @@ class NumpyRows:
     def expectation_of(self, quad: Quadratic, form: DensityForm) -> Stats:
         """Merged E-step statistics of all rows for densities ``quad`` of ``form``."""
         K = quad.means.shape[0]
-        kernel, step = self.kernel(form, K)
         with self._compiled_pass(form, K):
+            kernel, step = self.kernel(form, K)
             return estep.expectation(
                 kernel,
                 kernel.plan(quad, self.X.dtype),
@@ -232,21 +231,23 @@ class NumpyRows:
     ) -> np.ndarray:
         """Concatenate ``reduce(log_norm, log_resp)`` over the chunks, in row order."""
         K = params.means.shape[0]
-        kernel, step = self.kernel(cov.form, K)
         quad = quadratic(params, cov.form)
-        plan = kernel.plan(quad, self.X.dtype)
-
-        def plan64() -> Any:
-            return kernel.plan(quad, np.float64)
-
-        def one(X: np.ndarray) -> np.ndarray:
-            return reduce(*estep.chunk_log_resp(kernel, plan, X, plan64=plan64, noise=quad.noise))
-
         # Each chunk's result goes straight into the output, so the results are
         # never held twice.
         out: np.ndarray | None = None
         start = 0
         with self._compiled_pass(cov.form, K):
+            kernel, step = self.kernel(cov.form, K)
+            plan = kernel.plan(quad, self.X.dtype)
+
+            def plan64() -> Any:
+                return kernel.plan(quad, np.float64)
+
+            def one(X: np.ndarray) -> np.ndarray:
+                return reduce(
+                    *estep.chunk_log_resp(kernel, plan, X, plan64=plan64, noise=quad.noise)
+                )
+
             for part in map_chunks(one, ((X,) for X, _ in self._pairs(step))):
                 if out is None:
                     out = np.empty((self.n_rows, *part.shape[1:]), dtype=part.dtype)
