@@ -37,6 +37,8 @@ class NotNumericError(TypeError, ValueError):
 
 def feature_names(X: Any) -> np.ndarray | None:
     """X's string column names (pandas, polars, ...) as scikit-learn reads them, or None."""
+    if type(X) is np.ndarray:  # none to read (and asking costs a small fit's E-step)
+        return None
     return _get_feature_names(X)
 
 
