@@ -16,7 +16,7 @@ import pytest
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 
-from _support import blobs
+from _support import assert_close, blobs
 from gaussmix import GaussianMixture, scan
 from gaussmix._core.covariance import get_covariance
 from gaussmix._core.init import INIT_METHODS, draws, initial_stats, kmeans
@@ -141,7 +141,7 @@ def test_kmeans_plusplus_picks_sklearns_seeds(weighted: bool) -> None:
 @pytest.mark.parametrize("weighted", [False, True])
 def test_kmeans_centres_are_sklearns_kmeans(weighted: bool) -> None:
     X, w = _data(N_SMALL, weighted)
-    for K, seed in ((3, 0), (6, 1), (12, 2)):
+    for K, seed in ((3, 0), (6, 1), (12, 2), (40, 3)):  # n K past the one-hot sums' bound
         rng, sk_rng = np.random.RandomState(seed), np.random.RandomState(seed)
         centres, labels = kmeans.kmeans_centres(X, w, K, rng)
         ref = KMeans(K, n_init=1, random_state=sk_rng).fit(X, sample_weight=w)
@@ -150,14 +150,17 @@ def test_kmeans_centres_are_sklearns_kmeans(weighted: bool) -> None:
         assert rng.random_sample() == sk_rng.random_sample()  # the same draws consumed
 
 
-def test_empty_clusters_move_to_far_rows_as_in_sklearn() -> None:
+@pytest.mark.parametrize("weighted", [False, True])
+def test_empty_clusters_move_to_far_rows_as_in_sklearn(weighted: bool) -> None:
     # Duplicated rows make k-means++ seeds coincide, so a cluster starts empty.
     rng = np.random.RandomState(0)
     X = np.vstack([np.repeat(rng.normal(size=(3, 2)), 30, axis=0), rng.normal(size=(4, 2)) * 9])
+    w = rng.uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
     for seed in range(20):
-        _, labels = kmeans.kmeans_centres(X, None, 6, np.random.RandomState(seed))
-        ref = KMeans(6, n_init=1, random_state=seed).fit(X)
+        centres, labels = kmeans.kmeans_centres(X, w, 6, np.random.RandomState(seed))
+        ref = KMeans(6, n_init=1, random_state=seed).fit(X, sample_weight=w)
         np.testing.assert_array_equal(labels, ref.labels_)
+        assert_close(centres, ref.cluster_centers_, rtol=1e-12, scale=9.0)
 
 
 def test_draws_reproduce_numpys_choice() -> None:
@@ -249,3 +252,4 @@ def test_kmeans_honours_weights(n_per: int) -> None:
     assert a.mass.sum() == n_per
     unweighted = initial_stats(NumpyRows(X), 2, "kmeans", np.random.RandomState(0), cov)
     assert sorted(np.round(unweighted.means[:, 0] / 20.0)) == [0.0, 1.0]
+

@@ -10,7 +10,8 @@ Distances are squared Euclidean, written as BLAS products:
 
 - nearest centre: ``|c|² - 2 (x - o)·(c - o)`` about an origin ``o`` near the
   data, in the rows' dtype (``|x - o|²`` is the same for every centre, so it is
-  left out, as scikit-learn's Lloyd iteration does);
+  left out, as scikit-learn's Lloyd iteration does), as one product of the rows
+  with a column of ones appended and :func:`distance_factors`;
 - k-means++: ``(-2 c·x + |c|²) + |x|²`` in float64 on the rows as given, clipped at
   0: scikit-learn's ``kmeans_plusplus`` formula, term for term, so the same
   ``random_state`` picks the same seeds.
@@ -26,8 +27,10 @@ from ..stats import Stats
 __all__ = [
     "cluster_sums",
     "cumsum_search",
+    "distance_factors",
     "label_stats",
     "nearest_labels",
+    "nearest_of_augmented",
     "nearest_stats",
     "plusplus_closest",
     "plusplus_distances",
@@ -37,6 +40,7 @@ __all__ = [
 
 _CHUNK_ENTRIES = 2**18  # entries of a chunk's distance matrix (2 MB in float64)
 _MIN_CHUNK_ROWS = 256
+_ONE_HOT_ENTRIES = 2**13  # beyond, the sparse product's fixed cost (~50 us) is the smaller
 
 
 def chunk_rows(n_columns: int) -> int:
@@ -46,6 +50,34 @@ def chunk_rows(n_columns: int) -> int:
 
 def _float(X: np.ndarray) -> np.dtype:
     return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def distance_factors(centres: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """``[-2 Cᵀ; |c|²]``, shape (d + 1, K): rows ``[x, 1]`` times it give |c|² - 2 x·c,
+    each row's squared distance to each centre less |x|² (the same for every centre)."""
+    C = np.asarray(centres, dtype=dtype)
+    factors = np.empty((C.shape[1] + 1, C.shape[0]), dtype=dtype)
+    np.multiply(C.T, -2.0, out=factors[:-1])
+    np.einsum("kj,kj->k", C, C, out=factors[-1])
+    return factors
+
+
+def nearest_of_augmented(Xa: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest centre (the first on a tie), shape (n,), intp.
+
+    Parameters
+    ----------
+    Xa : ndarray of shape (n, d + 1)
+        Rows with a last column of ones (k-means keeps its rows so).
+    factors : ndarray of shape (d + 1, K)
+        The centres' :func:`distance_factors`.
+    """
+    n = Xa.shape[0]
+    labels = np.empty(n, dtype=np.intp)
+    step = chunk_rows(factors.shape[1])
+    for start in range(0, n, step):
+        np.argmin(Xa[start : start + step] @ factors, axis=1, out=labels[start : start + step])
+    return labels
 
 
 def nearest_labels(
@@ -62,44 +94,44 @@ def nearest_labels(
         for data far from 0; None when the data are already centred.
     """
     dtype = _float(X)
-    C = centres if origin is None else centres - origin
-    C = C.astype(dtype, copy=False)
-    minus_2ct = np.ascontiguousarray(-2.0 * C.T)
-    c_sq = np.einsum("kj,kj->k", C, C)
-    shift = None if origin is None else origin.astype(dtype)
-    n = X.shape[0]
+    factors = distance_factors(centres if origin is None else centres - origin, dtype)
+    n, d = X.shape
     labels = np.empty(n, dtype=np.intp)
-    step = chunk_rows(C.shape[0])
+    step = chunk_rows(factors.shape[1])
+    block = np.empty((min(step, n), d + 1), dtype=dtype)
+    block[:, d] = 1.0
     for start in range(0, n, step):
-        block = np.asarray(X[start : start + step], dtype=dtype)
-        if shift is not None:
-            block = block - shift
-        dist = block @ minus_2ct
-        dist += c_sq
-        labels[start : start + step] = dist.argmin(axis=1)
+        rows = X[start : start + step]
+        part = block[: rows.shape[0]]
+        if origin is None:
+            part[:, :d] = rows
+        else:
+            np.subtract(rows, origin, out=part[:, :d], casting="unsafe")
+        labels[start : start + rows.shape[0]] = nearest_of_augmented(part, factors)
     return labels
 
 
 def cluster_sums(
     X: np.ndarray, weights: np.ndarray | None, labels: np.ndarray, n_clusters: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cluster weighted sums of rows (K, d) and masses (K,), float64.
+) -> np.ndarray:
+    """Per-cluster weighted sums of rows, (K, d) float64 (with a column of ones in X,
+    that column holds the clusters' masses).
 
-    A one-hot product for few rows and clusters, a sparse product otherwise (its
-    cost does not grow with K).
+    A one-hot product for few rows and clusters, a sparse one otherwise (its cost
+    does not grow with K).
     """
     n = X.shape[0]
     w = np.ones(n) if weights is None else weights
-    mass = np.bincount(labels, weights=w, minlength=n_clusters)
     X64 = np.asarray(X, dtype=np.float64)
-    if n * n_clusters <= 2**16:
+    if n * n_clusters <= _ONE_HOT_ENTRIES:
         onehot = np.zeros((n_clusters, n))
         onehot[labels, np.arange(n)] = w
-        return onehot @ X64, mass
-    from scipy.sparse import csr_array
+        return onehot @ X64
+    from scipy.sparse import csc_array
 
-    member = csr_array((w, (labels, np.arange(n))), shape=(n_clusters, n))
-    return np.asarray(member @ X64), mass
+    # One entry per column, in row order: built as it is stored, nothing to sort.
+    member = csc_array((w, labels, np.arange(n + 1)), shape=(n_clusters, n))
+    return np.asarray(member @ X64)
 
 
 def label_stats(

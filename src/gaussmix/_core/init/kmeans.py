@@ -238,7 +238,14 @@ def kmeans_centres(
     """
     tol = _tolerance(X)
     mean = X.mean(axis=0)
-    Xc = X - mean  # distances keep their digits however far the data lie from 0
+    n, d = X.shape
+    # The rows centred on their mean (distances keep their digits however far the
+    # data lie from 0), with a column of ones: it puts |c|² into the distances'
+    # product and the clusters' masses into the sums'.
+    Xa = np.empty((n, d + 1))
+    np.subtract(X, mean, out=Xa[:, :d])
+    Xa[:, d] = 1.0
+    Xc = Xa[:, :d]
     # held once for the whole run (threads work on tasks)
     with single_threaded_blas(X.size * n_clusters):
         seeds = kmeans_plusplus(_HostRows(Xc, weights), n_clusters, rng)
@@ -246,27 +253,29 @@ def kmeans_centres(
         previous = None
         strict = False
         for _ in range(KMEANS_MAX_ITER):
-            labels, sums, mass = _lloyd_pass(Xc, weights, centres)
+            labels, sums = _lloyd_pass(Xa, weights, centres)
+            mass = sums[:, d]
             filled = mass > 0
             if not filled.all():
-                _relocate(Xc, weights, centres, labels, sums, mass, np.flatnonzero(~filled))
+                _relocate(Xa, weights, centres, labels, sums, np.flatnonzero(~filled))
                 filled = mass > 0
             # times the reciprocal, as scikit-learn does (an empty cluster keeps 0 sums)
-            new = sums * (1.0 / np.where(filled, mass, 1.0))[:, None]
+            new = sums[:, :d] * (1.0 / np.where(filled, mass, 1.0))[:, None]
             delta = new - centres
             shift = float(np.einsum("kj,kj->", delta, delta))
             centres = new
-            if previous is not None and (labels == previous).all():
+            if previous is not None and np.array_equal(labels, previous):
                 strict = True
                 break
             if shift <= tol:
                 break
             previous = labels
         if not strict:
+            factors = arrays.distance_factors(centres)
             labels = np.concatenate(
                 list(
                     map_chunks(
-                        lambda a, b: arrays.nearest_labels(Xc[a:b], centres), _tasks(len(Xc))
+                        lambda a, b: arrays.nearest_of_augmented(Xa[a:b], factors), _tasks(n)
                     )
                 )
             )
@@ -274,52 +283,52 @@ def kmeans_centres(
 
 
 def _lloyd_pass(
-    X: np.ndarray, weights: np.ndarray | None, centres: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels (n,), per-cluster weighted sums (K, d) and masses (K,): one Lloyd pass."""
+    Xa: np.ndarray, weights: np.ndarray | None, centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One Lloyd pass over rows ``Xa`` (n, d + 1) with their column of ones: labels (n,)
+    and per-cluster weighted sums (K, d + 1), the masses in the last column."""
     K = centres.shape[0]
+    factors = arrays.distance_factors(centres)
 
-    def one(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        labels = arrays.nearest_labels(X[a:b], centres)
+    def one(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = arrays.nearest_of_augmented(Xa[a:b], factors)
         w = None if weights is None else weights[a:b]
-        return (labels, *arrays.cluster_sums(X[a:b], w, labels, K))
+        return labels, arrays.cluster_sums(Xa[a:b], w, labels, K)
 
-    parts = list(map_chunks(one, _tasks(X.shape[0])))
+    parts = list(map_chunks(one, _tasks(Xa.shape[0])))
     if len(parts) == 1:
         return parts[0]
     labels = np.concatenate([p[0] for p in parts])
-    sums, mass = parts[0][1], parts[0][2]
-    for _, s, m in parts[1:]:
+    sums = parts[0][1]
+    for _, s in parts[1:]:
         sums = sums + s
-        mass = mass + m
-    return labels, sums, mass
+    return labels, sums
 
 
 def _relocate(
-    X: np.ndarray,
+    Xa: np.ndarray,
     weights: np.ndarray | None,
     centres: np.ndarray,
     labels: np.ndarray,
     sums: np.ndarray,
-    mass: np.ndarray,
     empty: np.ndarray,
 ) -> None:
-    """Move empty clusters to the rows farthest from their centres (in place).
+    """Move empty clusters to the rows farthest from their centres (``sums`` in place).
 
     scikit-learn's rule: the i-th empty cluster takes the i-th farthest row
     (distance to its centre before this step), which leaves its old cluster.
     (scikit-learn orders rows of equal distance, and several empty clusters,
     by ``argpartition``; here the farthest comes first, ties by position.)
+    ``Xa`` and ``sums`` carry the column of ones and the masses (see
+    :func:`_lloyd_pass`), so moving a row's sum moves its mass.
     """
-    far_dist = ((X - centres[labels]) ** 2).sum(axis=1)
+    d = centres.shape[1]
+    far_dist = ((Xa[:, :d] - centres[labels]) ** 2).sum(axis=1)
     far = np.argsort(-far_dist, kind="stable")[: empty.size]
     for new_id, row in zip(empty, far, strict=False):
-        w = 1.0 if weights is None else float(weights[row])
-        old = labels[row]
-        sums[old] -= X[row] * w
-        sums[new_id] = X[row] * w
-        mass[new_id] = w
-        mass[old] -= w
+        moved = Xa[row] * (1.0 if weights is None else float(weights[row]))
+        sums[labels[row]] -= moved
+        sums[new_id] = moved
 
 
 def kmeans_stats(
