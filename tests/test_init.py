@@ -253,3 +253,26 @@ def test_kmeans_honours_weights(n_per: int) -> None:
     unweighted = initial_stats(NumpyRows(X), 2, "kmeans", np.random.RandomState(0), cov)
     assert sorted(np.round(unweighted.means[:, 0] / 20.0)) == [0.0, 1.0]
 
+
+def test_integer_seeds_give_their_own_stream_to_every_fit() -> None:
+    from gaussmix._random import random_state
+
+    with random_state(3) as outer:
+        outer.standard_normal(3)  # leaves a normal pending in its state
+        with random_state(3) as inner:  # a fit inside a fit: never the same instance
+            assert inner is not outer
+            want = np.random.RandomState(3)
+            np.testing.assert_array_equal(inner.random_sample(5), want.random_sample(5))
+    for _ in range(2):  # re-used instances start their seed's stream afresh
+        with random_state(3) as again:
+            want = np.random.RandomState(3)
+            np.testing.assert_array_equal(again.standard_normal(7), want.standard_normal(7))
+    given = np.random.RandomState(1)
+    with random_state(given) as same:
+        assert same is given
+    with random_state(None) as global_state:
+        assert global_state is np.random.mtrand._rand
+    X = blobs(n=300, d=2, k=3, seed=4)
+    by_seed = GaussianMixture(3, random_state=5).fit(X)
+    by_state = GaussianMixture(3, random_state=np.random.RandomState(5)).fit(X)
+    np.testing.assert_array_equal(by_seed.means_, by_state.means_)

@@ -15,7 +15,6 @@ from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._core import variational as vb
@@ -32,6 +31,7 @@ from ._core.limits import MAX_COVARIANCE, MAX_MAGNITUDE
 from ._core.stats import Stats
 from ._input import InputInfo, as_rows
 from ._mixture import MixtureBase
+from ._random import random_state
 from ._validation import InvalidParameterError, warn_if_regularization_dominates
 from .backends import Rows
 
@@ -283,40 +283,40 @@ default='dirichlet_process'
     def _fit_rows(self, rows: Rows, cov: Covariance, info: InputInfo, warm: bool) -> None:
         given = self._check_given_arrays(cov, info.n_features)
         weight_prior = vb.WEIGHT_PRIORS[self.weight_concentration_prior_type]
-        rng = check_random_state(self.random_state)
         # The prior, from the data where not given (one pass, of one component).
         expectation = _expectation(rows, cov, info)
-        if warm:
-            centre = self.weights_ @ self.means_
-        else:
-            first_stats = self._initial_stats(rows, cov, rng, info)
-            centre = (first_stats.mass @ first_stats.means) / first_stats.mass.sum()
-        prior = self._data_prior(expectation, cov, centre, given)
-
-        def start(index: int) -> vb.Posterior:
+        with random_state(self.random_state) as rng:  # the starts' draws, one stream
             if warm:
-                return self._posterior
-            stats = first_stats if index == 0 else self._initial_stats(rows, cov, rng, info)
-            return vb.m_step(stats, cov, prior, weight_prior, self.reg_covar)
+                centre = self.weights_ @ self.means_
+            else:
+                first_stats = self._initial_stats(rows, cov, rng, info)
+                centre = (first_stats.mass @ first_stats.means) / first_stats.mass.sum()
+            prior = self._data_prior(expectation, cov, centre, given)
 
-        def run(index: int, started: float) -> vb.VariationalResult:
-            return vb.run_variational(
-                expectation,
-                start(index),
-                cov,
-                prior,
-                weight_prior,
-                reg_covar=self.reg_covar,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                start_lower_bound=self.lower_bound_ if warm else -np.inf,
-                on_iteration=self._verbose_callback(started),
-            )
+            def start(index: int) -> vb.Posterior:
+                if warm:
+                    return self._posterior
+                stats = first_stats if index == 0 else self._initial_stats(rows, cov, rng, info)
+                return vb.m_step(stats, cov, prior, weight_prior, self.reg_covar)
 
-        try:
-            best = self._best_run(1 if warm else self.n_init, run, stacklevel=5)
-        except IllConditionedError as exc:
-            raise ValueError(str(exc) or ILL_DEFINED) from None
+            def run(index: int, started: float) -> vb.VariationalResult:
+                return vb.run_variational(
+                    expectation,
+                    start(index),
+                    cov,
+                    prior,
+                    weight_prior,
+                    reg_covar=self.reg_covar,
+                    tol=self.tol,
+                    max_iter=self.max_iter,
+                    start_lower_bound=self.lower_bound_ if warm else -np.inf,
+                    on_iteration=self._verbose_callback(started),
+                )
+
+            try:
+                best = self._best_run(1 if warm else self.n_init, run, stacklevel=5)
+            except IllConditionedError as exc:
+                raise ValueError(str(exc) or ILL_DEFINED) from None
         if self.max_iter > 0:
             warn_if_regularization_dominates(
                 cov.form.variances(best.posterior.covariances, rows.n_features),
@@ -519,7 +519,8 @@ default='dirichlet_process'
         if first:
             given = self._check_given_arrays(cov, info.n_features)
             weight_prior = vb.WEIGHT_PRIORS[self.weight_concentration_prior_type]
-            stats = self._initial_stats(rows, cov, check_random_state(self.random_state), info)
+            with random_state(self.random_state) as rng:
+                stats = self._initial_stats(rows, cov, rng, info)
             centre = (stats.mass @ stats.means) / stats.mass.sum()
             prior = self._data_prior(_expectation(rows, cov, info), cov, centre, given)
             posterior = vb.m_step(stats, cov, prior, weight_prior, self.reg_covar)

@@ -15,7 +15,6 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 
 from ._core import criteria
@@ -42,6 +41,7 @@ from ._core.stats import Stats
 from ._input import InputInfo, as_rows
 from ._mixture import MixtureBase, sum64
 from ._prior_param import check_prior, check_prior_model
+from ._random import random_state
 from ._validation import (
     InvalidParameterError,
     warn_if_regularization_dominates,
@@ -337,7 +337,6 @@ class GaussianMixture(MixtureBase):
         prior: Prior | None = None,
     ) -> EMResult:
         """The best EM run (``n_init`` starts, or the fitted model's); no state changes."""
-        rng = check_random_state(self.random_state)
 
         def expectation(params: Params) -> Any:
             return rows.expectation(params, cov)
@@ -381,7 +380,8 @@ class GaussianMixture(MixtureBase):
                 prior=prior,
             )
 
-        best = self._best_run(1 if warm else self.n_init, run, stacklevel=6)
+        with random_state(self.random_state) as rng:  # the runs' draws, one stream
+            best = self._best_run(1 if warm else self.n_init, run, stacklevel=6)
         if best.n_reseeds or best.n_dropped:
             dropped = (
                 f", and {best.n_dropped} dropped (weight 0) after collapsing repeatedly"
@@ -476,8 +476,8 @@ class GaussianMixture(MixtureBase):
             else self._resolve_prior(rows, cov, info.n_features)
         )
         if init is not None:
-            rng = check_random_state(self.random_state)
-            params = self._initial_params(rows, cov, rng, init, prior=prior)
+            with random_state(self.random_state) as rng:
+                params = self._initial_params(rows, cov, rng, init, prior=prior)
         else:
             params = self._params
         fixed = _held(self, init, warm=not first)
