@@ -165,6 +165,19 @@ def test_invalid_parameters(params: dict[str, Any], message: str) -> None:
         GaussianMixture(**params).fit(X_OK)
 
 
+def test_settings_that_passed_never_let_an_equal_invalid_one_through() -> None:
+    X = blobs(n=60, d=2, k=2, seed=1)
+    for good, bad in (
+        (dict(n_components=1), dict(n_components=True)),  # 1 == True, but a bool
+        (dict(max_iter=1), dict(max_iter=1.0)),  # equal, but not an int
+        (dict(fix=()), dict(fix=("means", "nonsense"))),
+    ):
+        GaussianMixture(**good).fit(X)  # remembered as valid
+        GaussianMixture(**good).fit(X)
+        with pytest.raises(InvalidParameterError):
+            GaussianMixture(**bad).fit(X)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
