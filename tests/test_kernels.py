@@ -156,20 +156,27 @@ def test_chunking_and_threads_do_not_change_the_statistics(engine, kind, monkeyp
 
 
 def centres_of(plan) -> dict[int, np.ndarray]:
-    """The centre each component's rows are taken about, by component."""
-    return {
-        int(k): g.centre if g.centre.ndim == 1 else g.centre[i]
+    """The centre each component's rows are taken about, by component, per feature:
+    a group's, or a member's own mean at its direct features ('diagonal')."""
+    centres = {
+        int(k): np.array(g.centre if g.centre.ndim == 1 else g.centre[i], dtype=float)
         for g in plan.groups
         for i, k in enumerate(g.members)
     }
+    if plan.direct is not None:
+        direct = plan.direct
+        for row, (k, cols) in enumerate(zip(direct.members, direct.columns, strict=True)):
+            centres[int(k)][cols] = direct.means[row, cols]
+    return centres
 
 
 @pytest.mark.parametrize("kind", ["diag", "spherical"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_far_diagonal_components_share_one_direct_pass(engine, kind, dtype):
     """Many 'diag'/'spherical' components far from the shared centre (digits' constant
-    pixels make every component far) are evaluated together about their own means,
-    in one pass, with the reference's statistics."""
+    pixels make every component far) are evaluated about their own means (for
+    'diagonal' at the features where they are far: here every one), with the
+    reference's statistics."""
     rng = np.random.default_rng(11)
     K, d, n = 6, 4, 600
     params, cov = random_params(kind, K, d, rng)
@@ -185,6 +192,35 @@ def test_far_diagonal_components_share_one_direct_pass(engine, kind, dtype):
     np.testing.assert_allclose(got.means, want.means, rtol=1e-12, atol=1e-9)
     spread = np.max(np.abs(want.scatter))
     np.testing.assert_allclose(got.scatter, want.scatter, rtol=1e-6, atol=1e-9 * spread)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_diagonal_takes_only_the_features_that_would_lose_digits_from_the_rows(engine, dtype):
+    """A 'diag' component far from the shared centre through two features only (each
+    constant to 1e-6 within it, as digits' pixels are) keeps its other features in
+    the expansion; its statistics are the reference's, the tiny variances too (the
+    expanded square would lose 12 of their 16 digits)."""
+    rng = np.random.default_rng(5)
+    K, d, n = 3, 6, 900
+    means = rng.normal(size=(K, d))
+    variances = np.ones((K, d))
+    variances[1, :2] = 1e-12
+    cov = get_covariance("diag")
+    params = Params(np.ones(K) / K, means, variances, cov.form.cholesky_precisions(variances))
+    labels = np.arange(n) % K
+    X = (means[labels] + rng.normal(size=(n, d)) * np.sqrt(variances[labels])).astype(dtype)
+    plan = make_plan(params, cov, np.dtype(dtype))
+    assert plan.direct is not None
+    assert plan.direct.members.tolist() == [1]
+    assert plan.direct.columns[0].tolist() == [0, 1]
+    got = plan_stats(X, None, plan, cov)
+    want = estep.chunk_stats(X.astype(np.float64), None, params, cov)
+    rtol = 1e-9 if dtype == np.float64 else 1e-5  # float32 densities: float32 responsibilities
+    assert_close(got.mass, want.mass, rtol=rtol, scale=float(n))
+    assert_close(got.means, want.means, rtol=rtol, scale=float(np.abs(X).max()))
+    tiny = want.scatter[1, :2]
+    assert np.all(np.abs(got.scatter[1, :2] / tiny - 1.0) < 10 * rtol)
+    assert_close(got.scatter, want.scatter, rtol=rtol, scale=float(want.scatter.max()))
 
 
 @pytest.mark.parametrize("kind", TYPES)

@@ -24,9 +24,11 @@ a 'full' one is evaluated in the factored form ``|P^T (x - μ)|²``, so clusters
 1e9 apart and nearly singular covariances stay exact. 'full' from
 ``_STACKED_MIN_D`` dimensions with fewer than d / 3 components stacks
 the factors instead of building d²/2 features (see :class:`Group`), and its far
-components share one direct group; 'diagonal' and 'spherical' far components
-share one direct group too, and their rows in one dimension run the whole chunk
-in one fused compiled pass.
+components share one direct group; 'spherical' far components share one direct
+group too, while 'diagonal' keeps every component on the shared centre and takes
+from the rows as they are only the terms (component, feature) whose expansion
+would lose digits (:class:`DirectTerms`); rows in one dimension run the whole
+chunk in one fused compiled pass.
 
 Rows stay in their dtype (float32 rows give float32 densities), while
 responsibilities, products for the statistics and every sum are float64. With
@@ -170,7 +172,7 @@ class Group(NamedTuple):
         With ``stacked`` and upper-triangular factors (always, from the M-step):
         the P_k and μ_k - centre, float64, for the triangular products.
     direct : ndarray of shape (K_g, d), float64, or None
-        'diagonal' and 'spherical' components far from the shared centre, each
+        'spherical' components far from the shared centre, each
         centred on its own mean: their squared precisions per feature, for
         ``bias_k - ½ Σ_j p²_kj (x_j - μ_kj)²`` straight from the rows (no
         expansion, nothing to cancel; ``bias`` holds the bias). One such group
@@ -203,6 +205,9 @@ class Plan(NamedTuple):
         Components of bias -inf (weight 0), whose log-density is -inf.
     projection : ndarray of shape (d, d) or None
         'shared': the precision Cholesky factor, in the rows' dtype.
+    direct : DirectTerms or None
+        'diagonal': the terms taken from the rows as they are, added to the
+        groups' densities (see :class:`DirectTerms`).
     """
 
     n_components: int
@@ -210,6 +215,35 @@ class Plan(NamedTuple):
     groups: tuple[Group, ...]
     dead: np.ndarray
     projection: np.ndarray | None = None
+    direct: DirectTerms | None = None
+
+
+class DirectTerms(NamedTuple):
+    """The 'diagonal' terms ``p²_kj (x_j - μ_kj)²`` evaluated from the rows as they are.
+
+    Expanded about the shared centre c, a term loses digits in proportion to
+    ``p²_kj (μ_kj - c_j)²``. Every component's largest such terms, as many as it
+    takes for the rest to sum to at most ``_NEAR``, are left out of the shared
+    group's weights and computed here instead; the rest stay expanded, so the loss
+    is bounded as for a whole component near the centre, while only the terms that
+    need it cost a pass of their own (pixels constant within one cluster make
+    every component of 64-pixel digits far, through 2 to 8 of its 64 features).
+
+    Attributes
+    ----------
+    members : ndarray of shape (K_p,), intp
+        The components with such terms.
+    means : ndarray of shape (K_p, d), float64
+    scales : ndarray of shape (K_p, d), float64
+        p²_kj at the direct features, 0 at the others.
+    columns : tuple of K_p ndarrays of intp
+        Each member's direct features.
+    """
+
+    members: np.ndarray
+    means: np.ndarray
+    scales: np.ndarray
+    columns: tuple[np.ndarray, ...]
 
 
 # Rows are *columns* of every per-chunk array (features (m, n), densities and
@@ -391,7 +425,8 @@ class Kernel:
 
 class _DiagonalKernel(Kernel):
     """What 'spherical' and 'diagonal' share: per-feature precisions, the far
-    components in one direct group, and in one dimension (where both layouts are
+    components in one direct group ('diagonal' plans finer, see
+    :meth:`DiagonalKernel.plan`), and in one dimension (where both layouts are
     ``z², z, 1``) the fused compiled pass."""
 
     def scales(self, prec: np.ndarray, index: np.ndarray, d: int) -> np.ndarray:
@@ -463,6 +498,7 @@ class _DiagonalKernel(Kernel):
             or X.dtype != np.float64
             or len(plan.groups) != 1
             or plan.groups[0].W is None
+            or plan.direct is not None
         ):
             return None
         g = plan.groups[0]
@@ -505,9 +541,72 @@ class SphericalKernel(_DiagonalKernel):
 
 
 class DiagonalKernel(_DiagonalKernel):
-    """Features ``z², z, 1`` (per feature)."""
+    """Features ``z², z, 1`` (per feature), every component about the shared centre but
+    for the terms that would lose digits there (:class:`DirectTerms`)."""
 
     compiled = "squares"
+
+    def plan(self, quad: Quadratic, dtype: Any) -> Plan:
+        weights, means, prec, bias = quad[:4]
+        K, d = means.shape
+        live = np.isfinite(bias)  # -inf (weight 0) is set after the product, as in Kernel.plan
+        centre = weights @ means
+        delta = means - centre
+        p2 = prec**2
+        terms = p2 * delta * delta
+        direct = _direct_features(terms)
+        kept = ~direct
+        W = np.hstack(
+            [
+                np.where(kept, -0.5 * p2, 0.0),
+                np.where(kept, p2 * delta, 0.0),
+                (-0.5 * np.where(kept, terms, 0.0).sum(axis=1) + np.where(live, bias, 0.0))[
+                    :, None
+                ],
+            ]
+        ).T.astype(dtype, order="C")
+        group = Group(np.asarray(centre, dtype=np.float64), np.arange(K), W)
+        members = np.flatnonzero(direct.any(axis=1))
+        terms_of = None
+        if members.size:
+            terms_of = DirectTerms(
+                members,
+                np.ascontiguousarray(means[members], dtype=np.float64),
+                np.ascontiguousarray(np.where(direct[members], p2[members], 0.0)),
+                tuple(np.flatnonzero(row) for row in direct[members]),
+            )
+        return Plan(K, d, (group,), np.flatnonzero(~live), None, terms_of)
+
+    def log_prob(self, X: np.ndarray, plan: Plan) -> tuple[np.ndarray, list[np.ndarray]]:
+        wlp, feats = super().log_prob(X, plan)
+        if plan.direct is not None:
+            with np.errstate(over="ignore", invalid="ignore"):  # overflowed rows are redone
+                wlp[plan.direct.members] += _direct_log_prob(X, plan.direct)
+        return wlp, feats
+
+    def moments(
+        self, X: np.ndarray, plan: Plan, rw: np.ndarray, feats: list[np.ndarray]
+    ) -> tuple[np.ndarray, ...]:
+        sums = super().moments(X, plan, rw, feats)
+        if plan.direct is None:
+            return sums
+        return (*sums, _direct_sums(X, plan.direct, rw[plan.direct.members]))
+
+    def centred(
+        self, plan: Plan, moments: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`Kernel.centred`, the direct features' sums about the members' own
+        means: each feature of a component has its own centre."""
+        if plan.direct is None:
+            return super().centred(plan, moments)
+        mass, first, second, centres = super().centred(plan, moments[:-1])
+        direct, G = plan.direct, moments[-1]
+        d = plan.n_features
+        for row, (k, cols) in enumerate(zip(direct.members, direct.columns, strict=True)):
+            centres[k, cols] = direct.means[row, cols]
+            first[k, cols] = G[row, d + cols]
+            second[k, cols] = G[row, cols]
+        return mass, first, second, centres
 
     def feature_count(self, d: int) -> int:
         return 2 * d + 1
@@ -529,6 +628,54 @@ class DiagonalKernel(_DiagonalKernel):
 
     def put_second(self, second: np.ndarray, group: Group, G: np.ndarray, d: int) -> None:
         second[group.members] = G[:, :d]
+
+
+def _direct_features(terms: np.ndarray) -> np.ndarray:
+    """Which features of each component leave the expansion, (K, d) bool, from each
+    term's cancellation ``terms`` (K, d) = p²_kj (μ_kj - c_j)²: the largest ones,
+    until the rest sum to at most ``_NEAR``."""
+    order = np.argsort(-terms, axis=1, kind="stable")
+    ranked = np.take_along_axis(terms, order, axis=1)
+    rest = np.cumsum(ranked[:, ::-1], axis=1)[:, ::-1]  # the sum from each rank on
+    count = (rest > _NEAR).sum(axis=1)
+    direct = np.zeros(terms.shape, dtype=bool)
+    np.put_along_axis(direct, order, np.arange(terms.shape[1]) < count[:, None], axis=1)
+    return direct
+
+
+def _direct_log_prob(X: np.ndarray, direct: DirectTerms) -> np.ndarray:
+    """``-½ Σ_j∈J_k p²_kj (x_j - μ_kj)²`` (K_p, n) of the direct terms, in X's dtype."""
+    out = np.empty((direct.members.size, X.shape[0]), dtype=X.dtype)
+    kernels = jit(X.size)
+    if kernels is not None:  # every feature, the others at scale 0: one compiled pass
+        zero = np.zeros(direct.members.size)
+        kernels.diagonal_direct(X, direct.means, direct.scales, zero, out)
+        return out
+    for row, cols in enumerate(direct.columns):
+        z = X[:, cols].astype(np.float64, copy=False)  # (a gathered copy already)
+        z -= direct.means[row, cols]
+        z *= z
+        out[row] = z @ (-0.5 * direct.scales[row, cols])
+    return out
+
+
+def _direct_sums(X: np.ndarray, direct: DirectTerms, r: np.ndarray) -> np.ndarray:
+    """``[Σ_i r z², Σ_i r z, Σ_i r]`` about each member's mean, (K_p, 2d + 1) float64,
+    from the members' weighted responsibilities ``r`` (K_p, n); only the direct
+    features' entries are meant (the compiled pass fills every one)."""
+    d = X.shape[1]
+    out = np.zeros((direct.members.size, 2 * d + 1))
+    kernels = jit(X.size)
+    if kernels is not None:
+        kernels.diagonal_direct_moments(X, direct.means, np.ascontiguousarray(r), out)
+        return out
+    for row, cols in enumerate(direct.columns):
+        z = X[:, cols].astype(np.float64, copy=False)
+        z -= direct.means[row, cols]
+        out[row, d + cols] = r[row] @ z
+        z *= z
+        out[row, cols] = r[row] @ z
+    return out
 
 
 class FullKernel(Kernel):
