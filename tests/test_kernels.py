@@ -437,13 +437,15 @@ def test_scatters_leave_out_only_terms_below_their_rounding():
     assert_close(about[:, -1], r.sum(axis=1), rtol=1e-13)
 
 
+@pytest.mark.parametrize("n", [240, 900])  # K n d below and above the batched bound
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_lean_full_scatters_over_the_rows_that_count(dtype):
+def test_lean_full_scatters_over_the_rows_that_count(dtype, n):
     """Clusters apart (each row's responsibility near 0 for all but one component):
-    the lean 'full' kernel sums each scatter over its own rows, and the moments are
-    the full sums to rounding."""
+    the lean 'full' kernel sums each scatter over its own rows (batched on small
+    chunks, over every row), and the moments are the full sums to rounding."""
     rng = np.random.default_rng(5)
-    K, n, d = 3, 240, 9
+    K, d = 3, 9
+    assert (K * n * d <= _lean._SMALL) == (n == 240)
     labels = np.arange(n) % K
     means = rng.normal(size=(K, d)) * 50.0
     X = (means[labels] + rng.normal(size=(n, d))).astype(dtype)

@@ -6,12 +6,12 @@ condition numbers, weight matrices) and their bookkeeping cost a fixed ~0.1-0.5 
 per E-step, more than the whole E-step of a few hundred rows. Here every
 component is taken about its own mean, ``Z_k = X - μ_k`` (K, n, d), and
 
-- 'spherical': |Z_k|² p_k², 'diagonal': |Z_k ⊙ p_k|², 'full': |Z_k P_k|² (a product
-  per component, through (n, d) buffers), 'shared': |Z_k P|² (one product of all K n
-  rows);
+- 'spherical': |Z_k|² p_k², 'diagonal': |Z_k ⊙ p_k|², 'full': |Z_k P_k|² (one batched
+  product on the smallest chunks, else a product per component through (n, d)
+  buffers), 'shared': |Z_k P|² (one product of all K n rows);
 - the moments are ``Σ_i r_ik z_ik`` and the second moments about μ_k (one batched
-  product for the K scatters of 'shared'; for 'full' one product per component over
-  the rows whose terms count).
+  product for the K scatters of 'shared' and of 'full' on the smallest chunks, else
+  for 'full' one product per component over the rows whose terms count).
 
 Nothing is expanded, so no digit is lost to a far cluster or an ill-conditioned
 precision: these are the reference formulas of :mod:`gaussmix._core.estep`, batched.
@@ -165,7 +165,8 @@ class LeanFull(LeanKernel):
 
     Fresh memory of K n d numbers in every chunk costs its page faults, which on small
     data can cost more than the products (bench/RESULTS.md). Each component's scatter
-    is summed over the rows whose terms count.
+    is summed over the rows whose terms count. Up to ``_SMALL`` centred numbers (heap
+    memory, no fresh pages) all components go through one batched product each.
     """
 
     def pays(self, n_rows: int, n_features: int, n_components: int) -> bool:
@@ -175,6 +176,8 @@ class LeanFull(LeanKernel):
 
     def log_prob(self, X: np.ndarray, plan: LeanPlan) -> tuple[np.ndarray, np.ndarray | None]:
         K = plan.means.shape[0]
+        if K * X.size <= _SMALL:  # a few products of all components: fewer calls
+            return super().log_prob(X, plan)
         wlp = np.empty((K, X.shape[0]), dtype=X.dtype)
         z, y = np.empty(X.shape, dtype=X.dtype), np.empty(X.shape, dtype=X.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # overflowed rows are redone
@@ -186,9 +189,20 @@ class LeanFull(LeanKernel):
             wlp += plan.bias[:, None]
         return wlp, None
 
+    def mahalanobis(self, Z: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        return _squared_norms(np.matmul(Z, factors))
+
+    def second(self, rw: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        S = np.matmul((Z * rw[:, :, None]).transpose(0, 2, 1), Z)
+        S += S.transpose(0, 2, 1)  # exactly symmetric, as the M-step expects
+        S *= 0.5
+        return S
+
     def moments(
         self, X: np.ndarray, plan: LeanPlan, rw: np.ndarray, Z: np.ndarray | None
     ) -> tuple[np.ndarray, ...]:
+        if Z is not None:  # centred by log_prob (a small chunk)
+            return super().moments(X, plan, rw, Z)
         K, d = plan.means.shape
         first, second = np.empty((K, d)), np.empty((K, d, d))
         z = np.empty(X.shape, dtype=X.dtype)
