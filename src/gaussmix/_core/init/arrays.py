@@ -293,9 +293,13 @@ def cumsum_search(
         The running sum after the last value.
     """
     n = values.shape[0]
+    step = chunk_rows(1)
+    if n <= step and carry == 0.0:  # one chunk: the sums from 0 (0 + v is v exactly)
+        sums = np.cumsum(values if weights is None else weights * values)
+        index = np.searchsorted(sums, targets).astype(np.int64, copy=False)
+        return index, float(sums[-1]) if n else 0.0
     index = np.full(targets.shape, n, dtype=np.int64)
     pending = np.ones(targets.shape, dtype=bool)
-    step = chunk_rows(1)
     for start in range(0, n, step):
         stop = min(start + step, n)
         part = values[start:stop] if weights is None else weights[start:stop] * values[start:stop]

@@ -67,6 +67,10 @@ def _search_cdf(
 ) -> np.ndarray:
     """NumPy's ``cdf = cumsum(p); cdf /= cdf[-1]; cdf.searchsorted(u, 'right')``."""
     total = float(n) if weights is None else float(weights.sum())
+    if 0 < n <= _CHUNK:  # one chunk: its cumulative sum once
+        _, cdf = next(_cdf_chunks(weights, n, total, zeroed))
+        cdf /= cdf[-1]
+        return np.minimum(np.searchsorted(cdf, u, side="right"), n - 1).astype(np.int64)
     last = 0.0
     for _, cdf in _cdf_chunks(weights, n, total, zeroed):
         last = float(cdf[-1])

@@ -159,7 +159,7 @@ def plusplus_step(
     tasks = _tasks(n)
     w_of = (lambda a, b: None) if weights is None else (lambda a, b: weights[a:b])
     if state is None:
-        norms = np.concatenate(list(map_chunks(lambda a, b: arrays.row_norms(X[a:b]), tasks)))
+        norms = _joined(list(map_chunks(lambda a, b: arrays.row_norms(X[a:b]), tasks)))
     else:
         norms = state.norms
 
@@ -168,7 +168,7 @@ def plusplus_step(
             before = None if previous is None else previous[a:b]
             return arrays.plusplus_closest(X[a:b], centre, before, norms[a:b])
 
-        return np.concatenate(list(map_chunks(one, tasks)))
+        return _joined(list(map_chunks(one, tasks)))
 
     if state is None or candidates.shape[0] == 1:
         best, potential = 0, None
@@ -182,11 +182,11 @@ def plusplus_step(
             )
 
         parts = list(map_chunks(pots_of, tasks))
-        pots = np.sum([p for p, _ in parts], axis=0)
+        pots = parts[0][0] if len(parts) == 1 else np.sum([p for p, _ in parts], axis=0)
         best = int(np.argmin(pots))
         potential = float(pots[best])
         if keep:
-            closest = np.concatenate([kept[best] for _, kept in parts if kept is not None])
+            closest = _joined([kept[best] for _, kept in parts if kept is not None])
         else:
             closest = closest_to(candidates[best], state.closest)
     if draws is None:
@@ -197,6 +197,11 @@ def plusplus_step(
     following = np.minimum(following, n - 1)
     rows = np.asarray(X[following], dtype=np.float64)
     return SeedStep(Distances(closest, norms), best, following, rows)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The tasks' parts in row order (the one part itself, uncopied)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 class _HostRows:
