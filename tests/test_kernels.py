@@ -196,30 +196,31 @@ def test_far_diagonal_components_share_one_direct_pass(engine, kind, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_diagonal_takes_only_the_features_that_would_lose_digits_from_the_rows(engine, dtype):
-    """A 'diag' component far from the shared centre through two features only (each
-    constant to 1e-6 within it, as digits' pixels are) keeps its other features in
-    the expansion; its statistics are the reference's, the tiny variances too (the
-    expanded square would lose 12 of their 16 digits)."""
+    """Two 'diag' components, each constant to 1e-6 in the same two features at
+    different values, are far from any shared centre there: those terms are taken
+    from the rows, their other features stay in the expansion, and the statistics
+    are the reference's, the tiny variances too (the expanded square would lose 12
+    of their 16 digits)."""
     rng = np.random.default_rng(5)
     K, d, n = 3, 6, 900
     means = rng.normal(size=(K, d))
     variances = np.ones((K, d))
-    variances[1, :2] = 1e-12
+    variances[:2, :2] = 1e-12
     cov = get_covariance("diag")
     params = Params(np.ones(K) / K, means, variances, cov.form.cholesky_precisions(variances))
     labels = np.arange(n) % K
     X = (means[labels] + rng.normal(size=(n, d)) * np.sqrt(variances[labels])).astype(dtype)
     plan = make_plan(params, cov, np.dtype(dtype))
     assert plan.direct is not None
-    assert plan.direct.members.tolist() == [1]
-    assert plan.direct.columns[0].tolist() == [0, 1]
+    assert plan.direct.members.tolist() == [0, 1]
+    assert [c.tolist() for c in plan.direct.columns] == [[0, 1], [0, 1]]
     got = plan_stats(X, None, plan, cov)
     want = estep.chunk_stats(X.astype(np.float64), None, params, cov)
     rtol = 1e-9 if dtype == np.float64 else 1e-5  # float32 densities: float32 responsibilities
     assert_close(got.mass, want.mass, rtol=rtol, scale=float(n))
     assert_close(got.means, want.means, rtol=rtol, scale=float(np.abs(X).max()))
-    tiny = want.scatter[1, :2]
-    assert np.all(np.abs(got.scatter[1, :2] / tiny - 1.0) < 10 * rtol)
+    tiny = want.scatter[:2, :2]
+    assert np.all(np.abs(got.scatter[:2, :2] / tiny - 1.0) < 10 * rtol)
     assert_close(got.scatter, want.scatter, rtol=rtol, scale=float(want.scatter.max()))
 
 
@@ -638,6 +639,10 @@ def test_every_kernel_log_prob_matches_form_log_prob(table, kind, dtype, tol, fa
     # component's is huge), with a floor of the size of a log-density near its mean.
     off = _offset_error(table, X64, params, dtype)
     bound = tol * (1.0 + np.abs(want)) + 8 * off * (1.0 + np.sqrt(np.abs(want)))
+    if kind == "diag" and table.name in ("numpy", "numba"):
+        # A far component's terms below the budget stay expanded about the shared
+        # centre and may lose what a near component's do: eps · _NEAR.
+        bound += np.finfo(dtype).eps * _kernels._NEAR
     np.testing.assert_array_less(np.abs(got - want), bound)
 
 
