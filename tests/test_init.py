@@ -276,3 +276,29 @@ def test_integer_seeds_give_their_own_stream_to_every_fit() -> None:
     by_seed = GaussianMixture(3, random_state=5).fit(X)
     by_state = GaussianMixture(3, random_state=np.random.RandomState(5)).fit(X)
     np.testing.assert_array_equal(by_seed.means_, by_state.means_)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_with_bounds_labels_rows_as_sklearns_lloyd(weighted: bool) -> None:
+    # Enough rows, clusters and features that k-means keeps Hamerly's bounds; the
+    # second data set has fewer distinct rows than clusters, so that clusters start
+    # empty and are moved (the bounds then move with them; which of many rows at
+    # equal distance moves is scikit-learn's argpartition's choice, so only the
+    # labels are compared there).
+    rng = np.random.RandomState(0)
+    spread = blobs(n=7000, d=20, k=12, seed=3)
+    few = np.repeat(rng.normal(size=(10, 20)) * 4, 700, axis=0)
+    w = rng.uniform(0.2, 3.0, size=7000) if weighted else None
+    for X, exact_centres in ((spread, True), (few, False)):
+        Xa = np.hstack([X - X.mean(axis=0), np.ones((X.shape[0], 1))])
+        assert kmeans._Nearest(Xa, w, 16).bounded
+        for seed in range(4):
+            centres, labels = kmeans.kmeans_centres(X, w, 16, np.random.RandomState(seed))
+            ref = KMeans(16, n_init=1, random_state=seed).fit(X, sample_weight=w)
+            np.testing.assert_array_equal(labels, ref.labels_)
+            if exact_centres:
+                scale = float(np.abs(X).max())
+                assert_close(centres, ref.cluster_centers_, rtol=1e-10, scale=scale)

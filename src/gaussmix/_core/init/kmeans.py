@@ -9,7 +9,8 @@ algorithm) on rows held on the host: the data centred on their mean, k-means++
 seeds, iterations until no label changes or the centres move (summed squared
 shift) by at most ``tol`` times the mean feature variance, empty clusters moved
 to the rows farthest from their centres, and a last labelling by the final
-centres. :func:`kmeans_stats` runs it on all rows up to
+centres; with many rows Hamerly's bounds spare most rows most of the distances,
+with the same labels (:class:`_Nearest`). :func:`kmeans_stats` runs it on all rows up to
 ``KMEANS_SAMPLE_ROWS`` and on a sample of that many beyond (see its docstring).
 """
 
@@ -255,10 +256,13 @@ def kmeans_centres(
     with single_threaded_blas(X.size * n_clusters):
         seeds = kmeans_plusplus(_HostRows(Xc, weights), n_clusters, rng)
         centres = Xc[seeds]
+        nearest = _Nearest(Xa, weights, n_clusters)
+        moved = None
         previous = None
         strict = False
         for _ in range(KMEANS_MAX_ITER):
-            labels, sums = _lloyd_pass(Xa, weights, centres)
+            sums = nearest.assign(centres, moved)
+            labels = nearest.labels
             mass = sums[:, d]
             filled = mass > 0
             if not filled.all():
@@ -268,46 +272,143 @@ def kmeans_centres(
             new = sums[:, :d] * (1.0 / np.where(filled, mass, 1.0))[:, None]
             delta = new - centres
             shift = float(np.einsum("kj,kj->", delta, delta))
+            moved = np.sqrt(np.einsum("kj,kj->k", delta, delta))
             centres = new
             if previous is not None and np.array_equal(labels, previous):
                 strict = True
                 break
             if shift <= tol:
                 break
-            previous = labels
+            previous = labels.copy()
         if not strict:
-            factors = arrays.distance_factors(centres)
-            labels = np.concatenate(
-                list(
-                    map_chunks(
-                        lambda a, b: arrays.nearest_of_augmented(Xa[a:b], factors), _tasks(n)
-                    )
-                )
-            )
-    return centres + mean, labels
+            nearest.assign(centres, moved, sums=False)
+    return centres + mean, nearest.labels
 
 
-def _lloyd_pass(
-    Xa: np.ndarray, weights: np.ndarray | None, centres: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """One Lloyd pass over rows ``Xa`` (n, d + 1) with their column of ones: labels (n,)
-    and per-cluster weighted sums (K, d + 1), the masses in the last column."""
-    K = centres.shape[0]
-    factors = arrays.distance_factors(centres)
+_BOUNDED_MIN_ROWS_TIMES_CLUSTERS = 2**16
+_BOUNDED_MIN_PRODUCT = 256
+""":class:`_Nearest` keeps its bounds from this many rows times clusters, and where
+a row's distances cost at least this many multiply-adds (clusters times features
+plus one): below either, relabelling every row costs less than the bounds'
+dozen passes over the rows (bench/RESULTS.md, the k-means start)."""
+_MARGIN = 1e-9
+"""Relative margin a skipped row's bounds must clear: far beyond their rounding."""
 
-    def one(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-        labels = arrays.nearest_of_augmented(Xa[a:b], factors)
-        w = None if weights is None else weights[a:b]
-        return labels, arrays.cluster_sums(Xa[a:b], w, labels, K)
 
-    parts = list(map_chunks(one, _tasks(Xa.shape[0])))
-    if len(parts) == 1:
-        return parts[0]
-    labels = np.concatenate([p[0] for p in parts])
-    sums = parts[0][1]
-    for _, s in parts[1:]:
-        sums = sums + s
-    return labels, sums
+class _Nearest:
+    """Each row's nearest centre as k-means moves the centres: Lloyd's labels.
+
+    With many rows, Hamerly's bounds spare most rows the distances to every centre
+    once the centres settle: each row keeps an upper bound on its distance to its
+    own centre and a lower bound on its distance to every other, both moved by
+    how far the centres moved; a row is relabelled unless its upper bound is
+    below the lower one, or below half its centre's distance to the nearest other
+    centre, by a relative margin far beyond the bounds' rounding (so a skipped row
+    is one whose label no rounding of the distances could change). The labels are
+    those of relabelling every row, as scikit-learn's Lloyd iteration does.
+
+    Parameters
+    ----------
+    Xa : ndarray of shape (n, d + 1)
+        The rows with their column of ones (see :func:`kmeans_centres`).
+    weights : ndarray of shape (n,) or None
+    n_clusters : int
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n,), intp
+    """
+
+    def __init__(self, Xa: np.ndarray, weights: np.ndarray | None, n_clusters: int) -> None:
+        n = Xa.shape[0]
+        self.Xa, self.weights = Xa, weights
+        self.labels = np.zeros(n, dtype=np.intp)
+        self.bounded = (
+            n * n_clusters >= _BOUNDED_MIN_ROWS_TIMES_CLUSTERS
+            and n_clusters * Xa.shape[1] >= _BOUNDED_MIN_PRODUCT
+        )
+        if self.bounded:
+            Xc = Xa[:, :-1]
+            self.norms = np.einsum("ij,ij->i", Xc, Xc)
+            self.upper = np.full(n, np.inf)  # every row is labelled the first time
+            self.lower = np.zeros(n)
+
+    def assign(
+        self, centres: np.ndarray, moved: np.ndarray | None, sums: bool = True
+    ) -> np.ndarray:
+        """Label every row by ``centres`` (K, d), which moved by ``moved`` (K,) since the
+        last call; return the clusters' weighted sums (K, d + 1), masses last (with
+        ``sums=False``, an empty array)."""
+        K = centres.shape[0]
+        factors = arrays.distance_factors(centres)
+        slack = _slack(factors)
+        half_gap = _half_gaps(centres, factors, slack) if self.bounded else None
+
+        def one(a: int, b: int) -> np.ndarray | None:
+            if half_gap is None:
+                self.labels[a:b] = arrays.nearest_of_augmented(self.Xa[a:b], factors)
+            else:
+                upper, lower = self.upper[a:b], self.lower[a:b]
+                if moved is not None:
+                    upper += moved[self.labels[a:b]]
+                    lower -= moved.max()
+                clear = np.maximum(lower, half_gap[self.labels[a:b]])
+                rows = np.flatnonzero(upper * (1.0 + _MARGIN) >= clear)
+                if 2 * rows.size > b - a:  # most rows: the block as it is, no gather
+                    self._relabel(slice(a, b), factors, slack)
+                elif rows.size:
+                    self._relabel(rows + a, factors, slack)
+            if not sums:
+                return None
+            w = None if self.weights is None else self.weights[a:b]
+            return arrays.cluster_sums(self.Xa[a:b], w, self.labels[a:b], K)
+
+        parts = list(map_chunks(one, _tasks(self.Xa.shape[0])))
+        total = parts[0]
+        if total is None:
+            return np.empty(0)
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    def _relabel(self, rows: np.ndarray | slice, factors: np.ndarray, slack: float) -> None:
+        """Labels and bounds of ``rows`` (positions, or a block) from their distances to
+        every centre."""
+        K = factors.shape[1]
+        c_most = float(factors[-1].max())
+        step = arrays.chunk_rows(K)
+        index_of = np.arange(self.Xa.shape[0])[rows]
+        for start in range(0, index_of.size, step):
+            part = index_of[start : start + step]
+            index: np.ndarray | slice = part
+            if isinstance(rows, slice):
+                index = slice(int(part[0]), int(part[-1]) + 1)
+            D = self.Xa[index] @ factors  # |c|² - 2 x·c
+            nearest = D.argmin(axis=1)
+            at = np.arange(part.size)
+            first = D[at, nearest]
+            D[at, nearest] = np.inf
+            second = D.min(axis=1)
+            x_sq = self.norms[index]
+            error = slack * (x_sq + 2.0 * c_most)
+            self.labels[index] = nearest
+            self.upper[index] = np.sqrt(np.maximum(first + x_sq + error, 0.0))
+            self.lower[index] = np.sqrt(np.maximum(second + x_sq - error, 0.0))
+
+
+def _slack(factors: np.ndarray) -> float:
+    """A bound on the rounding of a squared distance |c|² - 2 x·c + |x|², relative to
+    |x|² + 2 max |c|² (d + 3 terms, each rounded once), from the centres' factors."""
+    return 4.0 * (factors.shape[0] + 2) * float(np.finfo(np.float64).eps)
+
+
+def _half_gaps(centres: np.ndarray, factors: np.ndarray, slack: float) -> np.ndarray:
+    """Half of each centre's distance to the nearest other centre, bounded below, (K,)."""
+    c_sq = factors[-1]
+    pair = c_sq[:, None] + c_sq[None, :]
+    gaps = pair - 2.0 * (centres @ centres.T) - slack * 2.0 * pair
+    np.fill_diagonal(gaps, np.inf)
+    return 0.5 * np.sqrt(np.maximum(gaps.min(axis=1), 0.0))
 
 
 def _relocate(
@@ -325,7 +426,7 @@ def _relocate(
     (scikit-learn orders rows of equal distance, and several empty clusters,
     by ``argpartition``; here the farthest comes first, ties by position.)
     ``Xa`` and ``sums`` carry the column of ones and the masses (see
-    :func:`_lloyd_pass`), so moving a row's sum moves its mass.
+    :meth:`_Nearest.assign`), so moving a row's sum moves its mass.
     """
     d = centres.shape[1]
     far_dist = ((Xa[:, :d] - centres[labels]) ** 2).sum(axis=1)
