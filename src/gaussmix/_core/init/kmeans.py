@@ -377,15 +377,17 @@ class _Nearest:
         K = factors.shape[1]
         c_most = float(factors[-1].max())
         step = arrays.chunk_rows(K)
-        index_of = np.arange(self.Xa.shape[0])[rows]
-        for start in range(0, index_of.size, step):
-            part = index_of[start : start + step]
-            index: np.ndarray | slice = part
-            if isinstance(rows, slice):
-                index = slice(int(part[0]), int(part[-1]) + 1)
+        if isinstance(rows, slice):
+            parts: list[np.ndarray | slice] = [
+                slice(start, min(start + step, rows.stop))
+                for start in range(rows.start, rows.stop, step)
+            ]
+        else:
+            parts = [rows[start : start + step] for start in range(0, rows.size, step)]
+        for index in parts:
             D = self.Xa[index] @ factors  # |c|² - 2 x·c
             nearest = D.argmin(axis=1)
-            at = np.arange(part.size)
+            at = np.arange(D.shape[0])
             first = D[at, nearest]
             D[at, nearest] = np.inf
             second = D.min(axis=1)
