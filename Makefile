@@ -44,6 +44,8 @@ bench: $(VENV)/.dev
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/bayesian.py
 	$(BIN)/python bench/svi.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/init.py
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 GAUSSMIX_NUM_THREADS=1 env -u OPENBLAS_CORETYPE \
+		-u OPENBLAS_L2_SIZE $(BIN)/python bench/kmeans.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/smalldata.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/smalldata.py --bayesian
 	$(BIN)/python bench/startup.py
