@@ -272,7 +272,8 @@ def kmeans_centres(
             new = sums[:, :d] * (1.0 / np.where(filled, mass, 1.0))[:, None]
             delta = new - centres
             shift = float(np.einsum("kj,kj->", delta, delta))
-            moved = np.sqrt(np.einsum("kj,kj->k", delta, delta))
+            if nearest.bounded:
+                moved = np.sqrt(np.einsum("kj,kj->k", delta, delta))
             centres = new
             if previous is not None and np.array_equal(labels, previous):
                 strict = True
