@@ -438,7 +438,7 @@ def test_scatters_leave_out_only_terms_below_their_rounding():
     assert_close(about[:, -1], r.sum(axis=1), rtol=1e-13)
 
 
-@pytest.mark.parametrize("n", [240, 900])  # K n d below and above the batched bound
+@pytest.mark.parametrize("n", [240, 3000])  # K n d below and above the batched bound
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_lean_full_scatters_over_the_rows_that_count(dtype, n):
     """Clusters apart (each row's responsibility near 0 for all but one component):

@@ -638,6 +638,8 @@ def _direct_features(terms: np.ndarray) -> np.ndarray:
     """Which features of each component leave the expansion, (K, d) bool, from each
     term's cancellation ``terms`` (K, d) = p²_kj (μ_kj - c_j)²: the largest ones,
     until the rest sum to at most ``_NEAR``."""
+    if terms.sum(axis=1).max(initial=0.0) <= _NEAR:  # every component near: no sort
+        return np.zeros(terms.shape, dtype=bool)
     order = np.argsort(-terms, axis=1, kind="stable")
     ranked = np.take_along_axis(terms, order, axis=1)
     rest = np.cumsum(ranked[:, ::-1], axis=1)[:, ::-1]  # the sum from each rank on

@@ -38,9 +38,15 @@ from .._core.estep import Quadratic, Sums
 
 __all__ = ["LEAN_KERNELS", "LeanKernel", "LeanPlan"]
 
-_SMALL = 2**14
-"""K n d up to which the lean kernels are the cheaper for every form: the feature
-kernels' plan and bookkeeping, not the arithmetic, are then what an E-step costs."""
+_SMALL = 2**16
+"""K n d up to which the lean kernels' centred rows (K, n, d) stay small (512 KB: heap
+memory, no fresh pages)..."""
+_SMALL_DENSITIES = 2**11
+"""...and K n up to which they are the cheaper for every form: the feature kernels'
+plan and bookkeeping, not the arithmetic, are then what an E-step costs, while the
+lean products' cost per density (K small products, a sum over d per density) grows
+with K n (bench/RESULTS.md: at n = 500, d = 2, K = 16 the feature kernels are twice
+as fast; at breast_cancer's 569 x 30, K = 2, the lean ones 1.2 times)."""
 _FULL_MIN_FEATURES = 8
 _FULL_LARGE = 2**20
 """'full' from ``_FULL_MIN_FEATURES`` dimensions: lean up to this K n d (8 MB of
@@ -78,7 +84,8 @@ class LeanKernel:
 
     def pays(self, n_rows: int, n_features: int, n_components: int) -> bool:
         """Whether this kernel is cheaper than the feature kernel on such a chunk."""
-        return n_rows * n_features * n_components <= _SMALL
+        densities = n_rows * n_components
+        return densities <= _SMALL_DENSITIES and densities * n_features <= _SMALL
 
     def plan(self, quad: Quadratic, dtype: Any) -> LeanPlan:
         """``quad`` in rows of ``dtype`` (a noise term is the E-step's, not a kernel's)."""
