@@ -154,25 +154,38 @@ def label_stats(
     n_components : int
     """
     d = X.shape[1]
-    mass = np.zeros(n_components)
-    means = np.zeros((n_components, d))
+    w = np.ones(X.shape[0]) if weights is None else weights
+    mass = np.bincount(labels, weights=w, minlength=n_components)
+    filled = mass > 0
+    means = cluster_sums(X, weights, labels, n_components)
+    means /= np.where(filled, mass, 1.0)[:, None]
+    means[~filled] = 0.0
+    # The second pass, about the means, gathers each component's rows a block at a
+    # time into one buffer: gathering them whole would take fresh memory, and its
+    # page faults, for every component.
     second = np.zeros((n_components, d) if form.diagonal else (n_components, d, d))
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(n_components + 1))
-    for k in range(n_components):
+    step = max(1, _GATHER_ENTRIES // max(d, 1))
+    buffer = np.empty((min(step, X.shape[0]), d))
+    for k in np.flatnonzero(filled):
         rows = order[bounds[k] : bounds[k + 1]]
-        if rows.size == 0:
-            continue
-        Xk = X[rows].astype(np.float64, copy=False)
-        wk = np.ones(rows.size) if weights is None else weights[rows]
-        mass[k] = wk.sum()
-        if mass[k] <= 0:
-            continue
-        means[k] = wk @ Xk / mass[k]
-        Z = Xk - means[k]
-        second[k] = wk @ (Z * Z) if form.diagonal else (Z.T * wk) @ Z
-    total = float(X.shape[0] if weights is None else weights.sum())
-    return Stats(total, 0.0, mass, means, form.reduce_scatter(second))
+        for a in range(0, rows.size, step):
+            block = rows[a : a + step]
+            Z = buffer[: block.size]
+            Z[...] = X[block]
+            Z -= means[k]
+            wk = w[block]
+            if form.diagonal:
+                Z *= Z
+                second[k] += wk @ Z
+            else:
+                second[k] += (Z.T * wk) @ Z
+    total_weight = float(X.shape[0] if weights is None else weights.sum())
+    return Stats(total_weight, 0.0, mass, means, form.reduce_scatter(second))
+
+
+_GATHER_ENTRIES = 2**15  # numbers per gathered block (256 KB, reused: no fresh pages)
 
 
 def nearest_stats(
