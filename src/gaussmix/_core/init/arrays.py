@@ -148,11 +148,17 @@ def label_stats(
     X : ndarray of shape (n, d)
     weights : ndarray of shape (n,) or None
     labels : ndarray of shape (n,), int
-        Component of each row, in [0, n_components).
+        Component of each row, in [0, n_components), or -1 for a row of none (it
+        counts in the total weight only).
     form : DensityForm
         The covariance model's density form (the scatter's shape).
     n_components : int
     """
+    total_weight = float(X.shape[0] if weights is None else weights.sum())
+    known = labels >= 0
+    if not known.all():  # rows of no component (partial labels) count only in the total
+        X, labels = X[known], labels[known]
+        weights = None if weights is None else weights[known]
     d = X.shape[1]
     w = np.ones(X.shape[0]) if weights is None else weights
     mass = np.bincount(labels, weights=w, minlength=n_components)
@@ -181,7 +187,6 @@ def label_stats(
                 second[k] += wk @ Z
             else:
                 second[k] += (Z.T * wk) @ Z
-    total_weight = float(X.shape[0] if weights is None else weights.sum())
     return Stats(total_weight, 0.0, mass, means, form.reduce_scatter(second))
 
 
