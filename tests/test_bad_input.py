@@ -165,6 +165,7 @@ def test_invalid_parameters(params: dict[str, Any], message: str) -> None:
         GaussianMixture(**params).fit(X_OK)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter=1
 def test_settings_that_passed_never_let_an_equal_invalid_one_through() -> None:
     X = blobs(n=60, d=2, k=2, seed=1)
     for good, bad in (
