@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -208,12 +209,15 @@ class TorchRows:
 
     @property
     def total_weight(self) -> float:
-        return float(self._total())
+        host = self._host
+        return float(self._total()) if host is None else host.total_weight
 
     # -- helpers -----------------------------------------------------------------
-    def _on_host(self) -> NumpyRows | None:
+    @cached_property
+    def _host(self) -> NumpyRows | None:
         """The same rows as NumPy rows sharing the tensor's memory, where the NumPy
-        kernels run the E-step (CPU tensors, ``CPU_KERNELS = 'numpy'``)."""
+        kernels run the E-step (CPU tensors, ``CPU_KERNELS = 'numpy'``); made once,
+        as the views cost more than a small E-step's kernel."""
         if self.device.type != "cpu" or CPU_KERNELS != "numpy":
             return None
         weights = None if self.weights is None else self.weights.numpy()
@@ -296,7 +300,7 @@ class TorchRows:
     # -- the Rows interface ----------------------------------------------------------
     def expectation(self, params: Params, cov: Covariance) -> Stats:
         """Merged E-step statistics of all rows under ``params`` (one host copy)."""
-        host = self._on_host()
+        host = self._host
         if host is not None:
             return host.expectation(params, cov)
         kernel = KERNELS[cov.form.name]
@@ -308,7 +312,7 @@ class TorchRows:
 
     def expectation_of(self, quad: estep.Quadratic, form: DensityForm) -> Stats:
         """Merged E-step statistics of all rows for densities ``quad`` of ``form``."""
-        host = self._on_host()
+        host = self._host
         if host is not None:
             return host.expectation_of(quad, form)
         kernel = KERNELS[form.name]
@@ -343,7 +347,7 @@ class TorchRows:
         tensors NumPy views of them); the result is a tensor there, or a NumPy
         array for NumPy input.
         """
-        host = self._on_host()
+        host = self._host
         if host is not None:
             result = host.map_log_resp(params, cov, reduce)
             return result if self.numpy_out else torch.from_numpy(result)
@@ -366,7 +370,7 @@ class TorchRows:
 
         Rows of weight 0 are never chosen. Used to re-seed collapsed components.
         """
-        host = self._on_host()
+        host = self._host
         if host is not None:
             return host.worst_explained(params, cov, m)
         numpy_out, self.numpy_out = self.numpy_out, False
@@ -384,6 +388,9 @@ class TorchRows:
     # -- the initialisation primitives (see gaussmix.backends and _core.init) ------------
     def take(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Rows at sorted distinct positions, float64 (m, d) on the host, and their weights."""
+        host = self._host
+        if host is not None:  # NumPy's gather (none at all for every row)
+            return host.take(index)
         at = torch.from_numpy(np.asarray(index, dtype=np.int64)).to(self.device)
         X = self.X[at].to(_F64).cpu().numpy()
         return X, None if self.weights is None else self.weights[at].cpu().numpy()
