@@ -111,9 +111,13 @@ def test_numpy_start_is_chunk_invariant_and_reproducible(method: str) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
 
 
-def test_torch_start_in_small_chunks_matches_numpy() -> None:
+@pytest.mark.parametrize("cpu_kernels", ["torch", "numpy"])  # a GPU's path; the CPU default
+def test_torch_start_in_small_chunks_matches_numpy(cpu_kernels: str, monkeypatch) -> None:
     torch = pytest.importorskip("torch")
+    from gaussmix.backends import torch as torch_backend
     from gaussmix.backends.torch import TorchRows
+
+    monkeypatch.setattr(torch_backend, "CPU_KERNELS", cpu_kernels)
 
     X, w = _data(N_LARGE, weighted=True)
     cov = get_covariance("full")

@@ -93,7 +93,16 @@ def _first(mask: torch.Tensor) -> tuple[int, int]:
 
 
 def _check_values(X: torch.Tensor, request: Request) -> torch.Tensor:
-    """The boundary's value checks on the device; X, or X in float64 (see checks)."""
+    """The boundary's value checks on the device; X, or X in float64 (see checks).
+
+    A CPU tensor is checked as the NumPy array it shares memory with, by the array
+    boundary's own check: no torch operation, whose threads then spin on and slow the
+    NumPy kernels that fit CPU tensors (bench/RESULTS.md, torch CPU tensors).
+    """
+    if X.device.type == "cpu":
+        view = X.numpy()
+        checked = request.value_check("torch")(view)
+        return X if checked is view else torch.from_numpy(checked)
     low, high = torch.stack([X.min(), X.max()]).tolist()  # NaN propagates: one sync
     if not (math.isfinite(low) and math.isfinite(high)):
         row, col = _first(~torch.isfinite(X))

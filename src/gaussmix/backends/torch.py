@@ -407,11 +407,17 @@ class TorchRows:
 
     def host_weights(self) -> np.ndarray | None:
         """The row weights (n,) as float64 on the host, or None when unweighted."""
+        host = self._host
+        if host is not None:
+            return host.host_weights()
         return None if self.weights is None else self.weights.cpu().numpy()
 
     def column_ranges(self, axes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Column minima and maxima of ``X @ axes`` over rows of non-zero weight, on the
         device in chunks (float64), one copy to the host."""
+        host = self._host
+        if host is not None:
+            return host.column_ranges(axes)
         d = self.n_features if axes is None else axes.shape[1]
         opts: dict[str, Any] = {"dtype": _F64, "device": self.device}
         low, high = torch.full((d,), math.inf, **opts), torch.full((d,), -math.inf, **opts)
@@ -433,6 +439,9 @@ class TorchRows:
 
         Distances in the rows' dtype about ``origin``; statistics in float64.
         """
+        host = self._host
+        if host is not None:
+            return host.nearest_stats(centres, origin, cov)
         K = centres.shape[0]
         origin64 = torch.from_numpy(np.asarray(origin, dtype=np.float64)).to(self.device)
         C = torch.from_numpy(centres).to(self.device) - origin64
@@ -452,6 +461,9 @@ class TorchRows:
 
     def soft_stats(self, responsibilities: Responsibilities, cov: Covariance) -> Stats:
         """Statistics of ``responsibilities(start, stop)`` (drawn on the host, in row order)."""
+        host = self._host
+        if host is not None:
+            return host.soft_stats(responsibilities, cov)
         K = responsibilities(0, 0).shape[1]
         shift64 = self._mean()
         parts = []
@@ -465,12 +477,15 @@ class TorchRows:
         return self._to_host(merged._replace(total_weight=self._total()), shift64)
 
     def plusplus_step(
-        self, closest: torch.Tensor | None, candidates: np.ndarray, draws: np.ndarray | None
+        self, closest: Any, candidates: np.ndarray, draws: np.ndarray | None
     ) -> SeedStep:
         """One k-means++ step on the device; ``closest`` is a float64 tensor (n,).
 
         Distances are scikit-learn's, in float64, on the rows as given.
         """
+        host = self._host
+        if host is not None:  # its own state (NumPy distances) throughout the seeding
+            return host.plusplus_step(closest, candidates, draws)
         n, dev = self.n_rows, self.device
         cand = torch.from_numpy(candidates).to(dev)
         w = self.weights
@@ -489,9 +504,9 @@ class TorchRows:
             for start, stop in self._ranges(step):
                 dist = torch.minimum(distances(cand, start, stop), closest[start:stop])
                 pots += dist.sum(1) if w is None else dist @ w[start:stop]
-            host = pots.cpu().numpy()
-            best = int(np.argmin(host))
-            potential = float(host[best])
+            pots_host = pots.cpu().numpy()
+            best = int(np.argmin(pots_host))
+            potential = float(pots_host[best])
         new = torch.empty(n, dtype=_F64, device=dev)
         for start, stop in self._ranges(step):
             new[start:stop] = distances(cand[best : best + 1], start, stop)[0]
