@@ -554,11 +554,12 @@ class DiagonalKernel(_DiagonalKernel):
         live = np.isfinite(bias)  # -inf (weight 0) is set after the product, as in Kernel.plan
         p2 = prec**2
         # Per feature the centre that minimises Σ_k p²_kj (μ_kj - c_j)², what the
-        # expansion loses: the precision-weighted mean of the components' means.
-        centre = (p2 * means).sum(axis=0) / p2.sum(axis=0)
+        # expansion loses: the precision-weighted mean of the live components' means.
+        weigh = p2 * live[:, None] if live.any() else p2
+        centre = (weigh * means).sum(axis=0) / weigh.sum(axis=0)
         delta = means - centre
         terms = p2 * delta * delta
-        direct = _direct_features(terms)
+        direct = _direct_features(terms) & live[:, None]  # (a dead one's densities: -inf)
         kept = ~direct
         W = np.hstack(
             [
