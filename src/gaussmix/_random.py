@@ -1,9 +1,9 @@
 """The random state of a fit: scikit-learn's ``check_random_state``, with integer seeds
 served from re-seeded instances.
 
-Building a ``RandomState`` costs about 0.2 ms (its bit generator draws fresh
-entropy before the seed replaces it), a twentieth of a whole fit on small data;
-re-seeding one costs microseconds and gives the same stream
+Building a ``RandomState`` costs a noticeable share of a whole fit on small data
+(its bit generator draws fresh entropy before the seed replaces it; bench/RESULTS.md);
+re-seeding an idle one is a hundred times cheaper and gives the same stream
 (``RandomState(seed)`` is ``RandomState().seed(seed)``).
 """
 

@@ -45,8 +45,7 @@ _SMALL_DENSITIES = 2**11
 """...and K n up to which they are the cheaper for every form: the feature kernels'
 plan and bookkeeping, not the arithmetic, are then what an E-step costs, while the
 lean products' cost per density (K small products, a sum over d per density) grows
-with K n (bench/RESULTS.md: at n = 500, d = 2, K = 16 the feature kernels are twice
-as fast; at breast_cancer's 569 x 30, K = 2, the lean ones 1.2 times)."""
+with K n (bench/RESULTS.md, "Fixed costs, 'diag' direct terms, k-means bounds")."""
 _FULL_MIN_FEATURES = 8
 _FULL_LARGE = 2**20
 """'full' from ``_FULL_MIN_FEATURES`` dimensions: lean up to this K n d (8 MB of

@@ -40,7 +40,7 @@ __all__ = [
 
 _CHUNK_ENTRIES = 2**18  # entries of a chunk's distance matrix (2 MB in float64)
 _MIN_CHUNK_ROWS = 256
-_ONE_HOT_ENTRIES = 2**13  # beyond, the sparse product's fixed cost (~50 us) is the smaller
+_ONE_HOT_ENTRIES = 2**13  # beyond, the sparse product's fixed cost is the smaller
 
 
 def chunk_rows(n_columns: int) -> int:
