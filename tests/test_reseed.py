@@ -100,12 +100,19 @@ def test_a_component_collapsing_again_and_again_is_dropped_where_sklearn_fails()
 
 
 def test_a_reseed_restarts_the_monotonicity_check() -> None:
-    """Each recorded bound after the last re-seed is non-decreasing; the fit converges."""
+    """A bound lower after a re-seed does not stop the fit; each recorded bound after the
+    last re-seed is non-decreasing; the fit converges.
+
+    How many re-seeds this degenerate fit needs, and whether a component is dropped in
+    the end, turns on the rounding of a singular covariance at scale 1e10 and so on the
+    BLAS kernel: the test asserts what holds on every one.
+    """
     X = _collinear_and_blob(seed=4)
     cov = get_covariance("full")
     rows = NumpyRows(X)
     reseeder = Reseeder(2, lambda p, m: rows.worst_explained(p, cov, m))
     start = m_step(stats_from_resp(X, np.repeat([[0.9, 0.1], [0.1, 0.9]], 30, 0), cov), cov, 1e-6)
+    changes: list[int] = []  # re-seeds and drops so far, after each iteration's M-step
     result = run_em(
         lambda p: rows.expectation(p, cov),
         start,
@@ -114,8 +121,14 @@ def test_a_reseed_restarts_the_monotonicity_check() -> None:
         tol=1e-3,
         max_iter=200,
         reseeder=reseeder,
+        on_iteration=lambda n_iter, bound, change: changes.append(reseeder.n_changes),
     )
-    assert result.converged and result.n_dropped == 1 and result.n_reseeds == MAX_RESEEDS
+    bounds = result.lower_bounds
+    reseeded = [i for i, n in enumerate(changes) if n > (changes[i - 1] if i else 0)]
+    assert result.converged and result.n_reseeds >= 1 and reseeded
+    # the bound that follows a re-seed fell (so without the restart the fit would stop)
+    assert any(bounds[i + 1] < bounds[i] for i in reseeded if i + 1 < len(bounds))
+    assert np.all(np.diff(bounds[reseeded[-1] + 1 :]) >= 0)
     assert np.all(np.isfinite(result.params.precisions_cholesky))
 
 
