@@ -179,7 +179,7 @@ def label_stats(
         for a in range(0, rows.size, step):
             block = rows[a : a + step]
             Z = buffer[: block.size]
-            Z[...] = X[block]
+            _gather(X, block, Z)
             Z -= means[k]
             wk = w[block]
             if form.diagonal:
@@ -191,6 +191,15 @@ def label_stats(
 
 
 _GATHER_ENTRIES = 2**15  # numbers per gathered block (256 KB, reused: no fresh pages)
+
+
+def _gather(X: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = X[rows]``, in place where the dtypes agree (indexing builds the copy
+    elsewhere first: at 2 features, six times the time)."""
+    if X.dtype == out.dtype:
+        np.take(X, rows, axis=0, out=out)
+    else:
+        out[...] = X[rows]
 
 
 def nearest_stats(

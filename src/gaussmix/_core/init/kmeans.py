@@ -115,9 +115,11 @@ def kmeans_plusplus(rows: Any, n_clusters: int, rng: np.random.RandomState) -> n
     return seeds
 
 
-def _tolerance(X: np.ndarray) -> float:
-    """scikit-learn's KMeans tolerance: tol times the mean (unweighted) feature variance."""
-    return float(np.mean(np.var(X, axis=0))) * KMEANS_TOL
+def _tolerance(Xc: np.ndarray) -> float:
+    """scikit-learn's KMeans tolerance: tol times the mean (unweighted) feature variance,
+    from the rows ``Xc`` (n, d) centred on their mean (one pass, no temporary)."""
+    variances = np.einsum("ij,ij->j", Xc, Xc) / Xc.shape[0]
+    return float(np.mean(variances)) * KMEANS_TOL
 
 
 class Distances(NamedTuple):
@@ -242,7 +244,6 @@ def kmeans_centres(
     labels : ndarray of shape (n,), intp
         Each row's nearest final centre.
     """
-    tol = _tolerance(X)
     mean = X.mean(axis=0)
     n, d = X.shape
     # The rows centred on their mean (distances keep their digits however far the
@@ -252,6 +253,7 @@ def kmeans_centres(
     np.subtract(X, mean, out=Xa[:, :d])
     Xa[:, d] = 1.0
     Xc = Xa[:, :d]
+    tol = _tolerance(Xc)
     # held once for the whole run (threads work on tasks)
     with single_threaded_blas(X.size * n_clusters):
         seeds = kmeans_plusplus(_HostRows(Xc, weights), n_clusters, rng)
