@@ -9,9 +9,10 @@ ever built: a chunk's distance matrix holds about ``_CHUNK_ENTRIES`` numbers.
 Distances are squared Euclidean, written as BLAS products:
 
 - nearest centre: ``|c|² - 2 (x - o)·(c - o)`` about an origin ``o`` near the
-  data, in the rows' dtype (``|x - o|²`` is the same for every centre, so it is
-  left out, as scikit-learn's Lloyd iteration does), as one product of the rows
-  with a column of ones appended and :func:`distance_factors`;
+  data, in the rows' dtype, as one product of the rows with a column of ones
+  appended and :func:`distance_factors` (``|x - o|²`` is the same for every
+  centre, so it is left out, as scikit-learn's Lloyd iteration does, except where
+  few centres are compared by packed keys, which need true distances);
 - k-means++: ``(-2 c·x + |c|²) + |x|²`` in float64 on the rows as given, clipped at
   0: scikit-learn's ``kmeans_plusplus`` formula, term for term, so the same
   ``random_state`` picks the same seeds.
@@ -40,6 +41,10 @@ __all__ = [
 
 _CHUNK_ENTRIES = 2**18  # entries of a chunk's distance matrix (2 MB in float64)
 _MIN_CHUNK_ROWS = 256
+_KEY_BITS = 4
+"""Up to 2**_KEY_BITS centres, nearest centres are found by packed keys (see
+:func:`nearest_of_augmented`); from 32 they cost what argmin does (bench/RESULTS.md)."""
+_KEY_ENTRIES = 2**15  # keys per block (256 KB: they stay in cache between the passes)
 _ONE_HOT_ENTRIES = 2**13  # beyond, the sparse product's fixed cost is the smaller
 
 
@@ -62,7 +67,9 @@ def distance_factors(centres: np.ndarray, dtype: np.dtype | type = np.float64) -
     return factors
 
 
-def nearest_of_augmented(Xa: np.ndarray, factors: np.ndarray) -> np.ndarray:
+def nearest_of_augmented(
+    Xa: np.ndarray, factors: np.ndarray, norms: np.ndarray | None = None
+) -> np.ndarray:
     """Index of each row's nearest centre (the first on a tie), shape (n,), intp.
 
     Parameters
@@ -71,12 +78,41 @@ def nearest_of_augmented(Xa: np.ndarray, factors: np.ndarray) -> np.ndarray:
         Rows with a last column of ones (k-means keeps its rows so).
     factors : ndarray of shape (d + 1, K)
         The centres' :func:`distance_factors`.
+    norms : ndarray of shape (n,), float64, optional
+        The rows' squared norms |x|² (without the ones), computed here when needed
+        and not given.
     """
-    n = Xa.shape[0]
+    n, K = Xa.shape[0], factors.shape[1]
     labels = np.empty(n, dtype=np.intp)
-    step = chunk_rows(factors.shape[1])
+    if K > 2**_KEY_BITS or Xa.dtype != np.float64:
+        step = chunk_rows(K)
+        for start in range(0, n, step):
+            stop = start + step
+            np.argmin(Xa[start:stop] @ factors, axis=1, out=labels[start:stop])
+        return labels
+    # Few centres: an argmin over each row's K distances branches on the data and
+    # mispredicts (half its time). Instead each squared distance becomes an integer key,
+    # its bits, whose lowest bits are replaced by the centre's index, and one vectorised
+    # minimum over the K keys of each row gives its nearest centre. Non-negative doubles'
+    # bits order as they do, and a negative one (only rounding makes one, at a distance
+    # of about 0) orders below them all; distances within 2**-48 of each other tie, and
+    # ties go to the first centre.
+    if norms is None:
+        norms = np.einsum("ij,ij->i", Xa[:, :-1], Xa[:, :-1])
+    step = max(_MIN_CHUNK_ROWS, _KEY_ENTRIES // K)
+    buffer = np.empty((K, min(step, n)))
+    keys = buffer.view(np.int64)
+    low = np.int64(2**_KEY_BITS - 1)
+    index = np.arange(K, dtype=np.int64)[:, None]
+    factors_t = np.ascontiguousarray(factors.T)
     for start in range(0, n, step):
-        np.argmin(Xa[start : start + step] @ factors, axis=1, out=labels[start : start + step])
+        stop = min(start + step, n)
+        D, key = buffer[:, : stop - start], keys[:, : stop - start]
+        np.matmul(factors_t, Xa[start:stop].T, out=D)
+        D += norms[start:stop]
+        key &= ~low
+        key |= index
+        np.bitwise_and(np.minimum.reduce(key, axis=0), low, out=labels[start:stop])
     return labels
 
 

@@ -330,9 +330,9 @@ class _Nearest:
             n * n_clusters >= _BOUNDED_MIN_ROWS_TIMES_CLUSTERS
             and n_clusters * Xa.shape[1] >= _BOUNDED_MIN_PRODUCT
         )
+        Xc = Xa[:, :-1]
+        self.norms = np.einsum("ij,ij->i", Xc, Xc)
         if self.bounded:
-            Xc = Xa[:, :-1]
-            self.norms = np.einsum("ij,ij->i", Xc, Xc)
             self.upper = np.full(n, np.inf)  # every row is labelled the first time
             self.lower = np.zeros(n)
 
@@ -349,7 +349,9 @@ class _Nearest:
 
         def one(a: int, b: int) -> np.ndarray | None:
             if half_gap is None:
-                self.labels[a:b] = arrays.nearest_of_augmented(self.Xa[a:b], factors)
+                self.labels[a:b] = arrays.nearest_of_augmented(
+                    self.Xa[a:b], factors, self.norms[a:b]
+                )
             else:
                 upper, lower = self.upper[a:b], self.lower[a:b]
                 if moved is not None:
