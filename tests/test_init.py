@@ -19,8 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from _support import assert_close, blobs
 from gaussmix import GaussianMixture, scan
 from gaussmix._core.covariance import get_covariance
-from gaussmix._core.init import INIT_METHODS, draws, initial_stats, kmeans
-from gaussmix._core.init import arrays
+from gaussmix._core.init import INIT_METHODS, arrays, draws, initial_stats, kmeans
 from gaussmix._core.init.arrays import cumsum_search
 from gaussmix.backends.numpy import NumpyRows
 
