@@ -193,6 +193,20 @@ def test_nearest_centres_are_the_argmins_of_the_distances(K: int, dtype: type) -
     assert clear.mean() > 0.5  # (rows nearest the repeated centre tie)
 
 
+@pytest.mark.parametrize("n_clusters", [3, 40])  # one-hot and sparse products
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cluster_sums_follow_labels_that_change(n_clusters: int, weighted: bool) -> None:
+    rng = np.random.default_rng(n_clusters)
+    X = rng.normal(size=(700, 4)) * 3
+    w = rng.uniform(0.5, 2.0, size=700) if weighted else None
+    sums = arrays.ClusterSums(X, w, n_clusters)
+    for _ in range(3):  # the same rows by new labels, as k-means asks every iteration
+        labels = rng.integers(n_clusters, size=700)
+        want = np.zeros((n_clusters, 4))
+        np.add.at(want, labels, X * (1.0 if w is None else w[:, None]))
+        assert_close(sums(labels), want, rtol=1e-12, scale=float(np.abs(want).max()))
+
+
 def test_draws_reproduce_numpys_choice() -> None:
     rng = np.random.RandomState(0)
     w = rng.uniform(size=1000)

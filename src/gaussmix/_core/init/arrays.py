@@ -26,6 +26,7 @@ from ..covariance import DensityForm
 from ..stats import Stats
 
 __all__ = [
+    "ClusterSums",
     "cluster_sums",
     "cumsum_search",
     "distance_factors",
@@ -147,27 +148,52 @@ def nearest_labels(
     return labels
 
 
+class ClusterSums:
+    """Per-cluster weighted sums of fixed rows by labels that change, (K, m) float64.
+
+    A one-hot product for few rows and clusters, a sparse one otherwise (its cost
+    does not grow with K). k-means sums the same rows by new labels every iteration,
+    so the sparse membership matrix is built once and only its row indices, the
+    labels, are replaced: building it costs more than the product on a few thousand
+    rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+        With a column of ones, that column of the sums holds the clusters' masses.
+    weights : ndarray of shape (n,) or None
+    n_clusters : int
+    """
+
+    def __init__(self, X: np.ndarray, weights: np.ndarray | None, n_clusters: int) -> None:
+        n = X.shape[0]
+        self._X = np.asarray(X, dtype=np.float64)
+        self._w = np.ones(n) if weights is None else weights
+        self._n_clusters = n_clusters
+        self._member = None
+        if n * n_clusters > _ONE_HOT_ENTRIES:
+            from scipy.sparse import csc_array
+
+            # One entry per column (row of X), in row order: built as it is stored.
+            empty = np.zeros(n, dtype=np.intp)
+            self._member = csc_array((self._w, empty, np.arange(n + 1)), shape=(n_clusters, n))
+
+    def __call__(self, labels: np.ndarray) -> np.ndarray:
+        """The sums of the rows labelled ``labels`` (n,), each in [0, K)."""
+        if self._member is None:
+            n = labels.shape[0]
+            onehot = np.zeros((self._n_clusters, n))
+            onehot[labels, np.arange(n)] = self._w
+            return onehot @ self._X
+        self._member.indices[...] = labels
+        return np.asarray(self._member @ self._X)
+
+
 def cluster_sums(
     X: np.ndarray, weights: np.ndarray | None, labels: np.ndarray, n_clusters: int
 ) -> np.ndarray:
-    """Per-cluster weighted sums of rows, (K, d) float64 (with a column of ones in X,
-    that column holds the clusters' masses).
-
-    A one-hot product for few rows and clusters, a sparse one otherwise (its cost
-    does not grow with K).
-    """
-    n = X.shape[0]
-    w = np.ones(n) if weights is None else weights
-    X64 = np.asarray(X, dtype=np.float64)
-    if n * n_clusters <= _ONE_HOT_ENTRIES:
-        onehot = np.zeros((n_clusters, n))
-        onehot[labels, np.arange(n)] = w
-        return onehot @ X64
-    from scipy.sparse import csc_array
-
-    # One entry per column, in row order: built as it is stored, nothing to sort.
-    member = csc_array((w, labels, np.arange(n + 1)), shape=(n_clusters, n))
-    return np.asarray(member @ X64)
+    """Per-cluster weighted sums of rows once, (K, m) float64 (see :class:`ClusterSums`)."""
+    return ClusterSums(X, weights, n_clusters)(labels)
 
 
 def label_stats(

@@ -332,6 +332,10 @@ class _Nearest:
         )
         Xc = Xa[:, :-1]
         self.norms = np.einsum("ij,ij->i", Xc, Xc)
+        self._sums = {
+            a: arrays.ClusterSums(Xa[a:b], None if weights is None else weights[a:b], n_clusters)
+            for a, b in _tasks(n)
+        }
         if self.bounded:
             self.upper = np.full(n, np.inf)  # every row is labelled the first time
             self.lower = np.zeros(n)
@@ -342,7 +346,6 @@ class _Nearest:
         """Label every row by ``centres`` (K, d), which moved by ``moved`` (K,) since the
         last call; return the clusters' weighted sums (K, d + 1), masses last (with
         ``sums=False``, an empty array)."""
-        K = centres.shape[0]
         factors = arrays.distance_factors(centres)
         slack = _slack(factors)
         half_gap = _half_gaps(centres, factors, slack) if self.bounded else None
@@ -365,8 +368,7 @@ class _Nearest:
                     self._relabel(rows + a, factors, slack)
             if not sums:
                 return None
-            w = None if self.weights is None else self.weights[a:b]
-            return arrays.cluster_sums(self.Xa[a:b], w, self.labels[a:b], K)
+            return self._sums[a](self.labels[a:b])
 
         parts = list(map_chunks(one, _tasks(self.Xa.shape[0])))
         total = parts[0]
