@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -93,8 +94,10 @@ def atomic_write(
         raise IsADirectoryError(f"cannot write '{target}': it is a directory")
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot write '{target}': no such directory '{directory}'")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = None
     try:
+        with _interrupts_held():  # else one could come between the file and its name
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
         text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
         with open(fd, mode, **text) as f:  # type: ignore[call-overload]
             yield f
@@ -103,9 +106,28 @@ def atomic_write(
         os.chmod(tmp, _default_mode())
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while inside, where the platform can hold them (POSIX).
+
+    Python runs a signal's handler between any two bytecodes, so ``KeyboardInterrupt``
+    (or the command line's SIGTERM exit) could otherwise arrive after ``mkstemp``
+    created the temporary file and before its name is known to the cleanup.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _default_mode() -> int:
