@@ -99,7 +99,7 @@ def nearest_of_augmented(
     # of about 0) orders below them all; distances within 2**-48 of each other tie, and
     # ties go to the first centre.
     if norms is None:
-        norms = np.einsum("ij,ij->i", Xa[:, :-1], Xa[:, :-1])
+        norms = row_norms(Xa[:, :-1])
     step = max(_MIN_CHUNK_ROWS, _KEY_ENTRIES // K)
     buffer = np.empty((K, min(step, n)))
     keys = buffer.view(np.int64)

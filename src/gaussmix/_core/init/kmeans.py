@@ -330,8 +330,7 @@ class _Nearest:
             n * n_clusters >= _BOUNDED_MIN_ROWS_TIMES_CLUSTERS
             and n_clusters * Xa.shape[1] >= _BOUNDED_MIN_PRODUCT
         )
-        Xc = Xa[:, :-1]
-        self.norms = np.einsum("ij,ij->i", Xc, Xc)
+        self.norms = arrays.row_norms(Xa[:, :-1])
         self._sums = {
             a: arrays.ClusterSums(Xa[a:b], None if weights is None else weights[a:b], n_clusters)
             for a, b in _tasks(n)
